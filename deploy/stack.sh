@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# The local stack behind the Makefile: Kafka, PostgreSQL, topics, schema and the services.
+#
+#   deploy/stack.sh up      start everything, print where each part listens
+#   deploy/stack.sh down    stop everything this stack started
+#   deploy/stack.sh status  what answers, and where
+#   deploy/stack.sh test    lint, then the whole suite; starts what the tests need (re-using what
+#                           already runs) and stops, at the end, only what it started itself
+#   deploy/stack.sh lint    ruff and mypy over the tree
+#   deploy/stack.sh bench   the benchmarks under bench/
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/.." && pwd)
+cd "$root"
+export CASEGOLD_VAR_DIR=${CASEGOLD_VAR_DIR:-$root/var}
+export CASEGOLD_KAFKA_BOOTSTRAP=${CASEGOLD_KAFKA_BOOTSTRAP:-127.0.0.1:9092}
+export CASEGOLD_PG_DSN=${CASEGOLD_PG_DSN:-postgresql://casegold:casegold@127.0.0.1:5432/casegold}
+export CASEGOLD_POLICY_FILE=${CASEGOLD_POLICY_FILE:-$root/deploy/policy/default.yaml}
+python=$root/.venv/bin/python
+run_dir=$CASEGOLD_VAR_DIR/run
+log_dir=$CASEGOLD_VAR_DIR/log
+
+# Services started by `make up`: "name port module". A service is listed once it exists.
+services=()
+
+log() { printf '[stack] %s\n' "$*" >&2; }
+
+service_pid() {
+    local pid_file=$run_dir/$1.pid pid
+    [[ -f $pid_file ]] || return 1
+    pid=$(cat "$pid_file")
+    kill -0 "$pid" 2>/dev/null && echo "$pid"
+}
+
+start_services() {
+    mkdir -p "$run_dir" "$log_dir"
+    local entry name port module
+    for entry in "${services[@]}"; do
+        read -r name port module <<<"$entry"
+        if service_pid "$name" >/dev/null; then
+            continue
+        fi
+        log "starting $name on 127.0.0.1:$port (log $log_dir/$name.log)"
+        setsid bash -c 'echo $$ >"$0"; exec "$@"' "$run_dir/$name.pid" \
+            "$python" -m "$module" >>"$log_dir/$name.log" 2>&1 </dev/null &
+    done
+    for entry in "${services[@]}"; do
+        read -r name port module <<<"$entry"
+        local deadline=$((SECONDS + 60))
+        until curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; do
+            if ! service_pid "$name" >/dev/null; then
+                tail -n 20 "$log_dir/$name.log" >&2
+                log "error: $name exited during start-up"
+                return 1
+            fi
+            ((SECONDS < deadline)) || { log "error: $name not ready within 60 s"; return 1; }
+            sleep 0.3
+        done
+    done
+}
+
+stop_services() {
+    local entry name port module pid
+    for entry in "${services[@]}"; do
+        read -r name port module <<<"$entry"
+        pid=$(service_pid "$name") || { rm -f "$run_dir/$name.pid"; continue; }
+        log "stopping $name (pid $pid)"
+        kill -TERM "$pid" 2>/dev/null || true
+        local deadline=$((SECONDS + 20))
+        while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.2; done
+        kill -KILL "$pid" 2>/dev/null || true
+        rm -f "$run_dir/$name.pid"
+    done
+}
+
+lint() {
+    log "lint: ruff and mypy"
+    .venv/bin/ruff check .
+    .venv/bin/ruff format --check .
+    local dirs=() dir
+    for dir in libs services tests bench; do
+        [[ -n $(find "$dir" -name '*.py' -print -quit 2>/dev/null) ]] && dirs+=("$dir")
+    done
+    .venv/bin/mypy "${dirs[@]}"
+}
+
+prepare() {
+    "$python" -m casegold_platform create-topics --timeout 60
+    "$python" -m casegold_platform migrate --timeout 60
+}
+
+status() {
+    deploy/kafka/kafka.sh status || true
+    deploy/postgres/postgres.sh status || true
+    local entry name port module
+    for entry in "${services[@]}"; do
+        read -r name port module <<<"$entry"
+        if curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then
+            log "$name ready on http://127.0.0.1:$port"
+        else
+            log "$name not answering on http://127.0.0.1:$port"
+        fi
+    done
+}
+
+up() {
+    deploy/kafka/kafka.sh start
+    deploy/postgres/postgres.sh start
+    prepare
+    start_services
+    cat <<EOF
+Casegold is up.
+  Kafka       $CASEGOLD_KAFKA_BOOTSTRAP  (KRaft, data in $CASEGOLD_VAR_DIR/kafka, log in $log_dir/kafka)
+  PostgreSQL  ${CASEGOLD_PG_DSN/:casegold@/:***@}
+  Policy      $CASEGOLD_POLICY_FILE
+EOF
+    local entry name port module
+    for entry in "${services[@]}"; do
+        read -r name port module <<<"$entry"
+        printf '  %-11s http://127.0.0.1:%s  (docs /docs, metrics /metrics)\n' "$name" "$port"
+    done
+    ((${#services[@]})) || echo "  (no services yet: only the broker and the database run)"
+    echo "Stop with: make down"
+}
+
+down() {
+    stop_services
+    deploy/kafka/kafka.sh stop
+    deploy/postgres/postgres.sh stop
+}
+
+run_tests() {
+    local started=()
+    cleanup() {
+        local part
+        for part in "${started[@]}"; do
+            case $part in
+            kafka) deploy/kafka/kafka.sh stop ;;
+            postgres) deploy/postgres/postgres.sh stop ;;
+            esac
+        done
+    }
+    trap cleanup EXIT
+    lint
+    if ! deploy/kafka/kafka.sh status 2>/dev/null; then
+        deploy/kafka/kafka.sh start
+        started+=(kafka)
+    fi
+    if ! deploy/postgres/postgres.sh status 2>/dev/null; then
+        deploy/postgres/postgres.sh start
+        started+=(postgres)
+    fi
+    prepare
+    log "pytest"
+    .venv/bin/pytest "$@"
+}
+
+case "${1:-}" in
+up) up ;;
+down) down ;;
+status) status ;;
+lint) lint ;;
+test) shift && run_tests "$@" ;;
+bench)
+    shopt -s nullglob
+    benches=(bench/bench_*.py)
+    ((${#benches[@]})) || { log "no benchmarks yet"; exit 0; }
+    for bench in "${benches[@]}"; do
+        log "$bench"
+        "$python" "$bench"
+    done
+    ;;
+*) log "usage: $0 up|down|status|test|bench" && exit 2 ;;
+esac

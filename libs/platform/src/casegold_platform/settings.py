@@ -1,0 +1,73 @@
+"""Typed settings shared by every service, read from CASEGOLD_* environment variables."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, TypeVar
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "CASEGOLD_"
+
+SettingsT = TypeVar("SettingsT", bound=BaseSettings)
+
+
+class ConfigError(Exception):
+    """A setting is missing or invalid; the message names the environment variable."""
+
+
+class KafkaSettings(BaseSettings):
+    """Where the broker is and how topics are laid out."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX + "KAFKA_", extra="ignore")
+
+    bootstrap: str = Field("127.0.0.1:9092", description="host:port[,host:port...] of the brokers")
+    partitions: int = Field(12, ge=1, le=1000, description="partitions of every Casegold topic")
+    replication_factor: int = Field(1, ge=1, le=10)
+    request_timeout_ms: int = Field(4000, ge=100, le=120_000)
+
+    @field_validator("bootstrap")
+    @classmethod
+    def _check_bootstrap(cls, value: str) -> str:
+        for server in value.split(","):
+            host, sep, port = server.strip().rpartition(":")
+            if not sep or not host or not port.isdigit():
+                raise ValueError(f"expected host:port, got {server!r}")
+        return value
+
+
+class PostgresSettings(BaseSettings):
+    """The PostgreSQL server every service shares."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX + "PG_", extra="ignore")
+
+    dsn: str = Field(
+        "postgresql://casegold:casegold@127.0.0.1:5432/casegold",
+        description="libpq URL of the Casegold database",
+    )
+    pool_min: int = Field(1, ge=0, le=100)
+    pool_max: int = Field(10, ge=1, le=200)
+
+    @field_validator("dsn")
+    @classmethod
+    def _check_dsn(cls, value: str) -> str:
+        if not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("must start with postgresql://")
+        return value
+
+
+def load(settings_type: type[SettingsT], **overrides: Any) -> SettingsT:
+    """Build a settings object, turning validation errors into a ConfigError naming the variable."""
+    try:
+        return settings_type(**overrides)
+    except ValidationError as exc:
+        prefix = str(settings_type.model_config.get("env_prefix", ""))
+        problems = []
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"])
+            variable = (prefix + field).upper()
+            shown = os.environ.get(variable)
+            value = f" (value {shown!r})" if shown is not None else ""
+            problems.append(f"{variable}{value}: {error['msg']}")
+        raise ConfigError("invalid configuration: " + "; ".join(problems)) from None

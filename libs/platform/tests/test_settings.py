@@ -1,0 +1,41 @@
+"""Settings come from CASEGOLD_* variables; a bad value names its variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from casegold_platform.settings import ConfigError, KafkaSettings, PostgresSettings, load
+
+
+def test_defaults_point_at_the_local_stack(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("CASEGOLD_KAFKA_BOOTSTRAP", "CASEGOLD_KAFKA_PARTITIONS", "CASEGOLD_PG_DSN"):
+        monkeypatch.delenv(name, raising=False)
+    assert load(KafkaSettings).bootstrap == "127.0.0.1:9092"
+    assert load(KafkaSettings).partitions == 12
+    assert load(PostgresSettings).dsn.endswith("@127.0.0.1:5432/casegold")
+
+
+def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CASEGOLD_KAFKA_BOOTSTRAP", "k1:9092,k2:9092")
+    monkeypatch.setenv("CASEGOLD_KAFKA_PARTITIONS", "24")
+    settings = load(KafkaSettings)
+    assert (settings.bootstrap, settings.partitions) == ("k1:9092,k2:9092", 24)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "settings_type"),
+    [
+        ("CASEGOLD_KAFKA_PARTITIONS", "zero", KafkaSettings),
+        ("CASEGOLD_KAFKA_PARTITIONS", "0", KafkaSettings),
+        ("CASEGOLD_KAFKA_BOOTSTRAP", "no-port", KafkaSettings),
+        ("CASEGOLD_PG_DSN", "mysql://x", PostgresSettings),
+    ],
+)
+def test_a_bad_value_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, settings_type: type
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError) as error:
+        load(settings_type)
+    assert variable in str(error.value)
+    assert repr(value) in str(error.value)

@@ -1,0 +1,48 @@
+"""Fixtures for integration tests: the real broker and database started by `make test`."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from casegold_platform.postgres import wait_for_postgres
+from casegold_platform.settings import KafkaSettings, PostgresSettings, load
+
+
+@pytest.fixture(scope="session")
+def kafka_settings() -> KafkaSettings:
+    return load(KafkaSettings)
+
+
+@pytest.fixture(scope="session")
+def pg_dsn() -> str:
+    return load(PostgresSettings).dsn
+
+
+@pytest.fixture
+def unique() -> str:
+    """A short unique suffix for topic, group and schema names of one test."""
+    return uuid.uuid4().hex[:10]
+
+
+@pytest.fixture
+async def pg_schema(pg_dsn: str, unique: str) -> AsyncIterator[str]:
+    """A DSN whose search_path is a fresh schema, dropped after the test."""
+    await wait_for_postgres(pg_dsn, timeout=30)
+    schema = f"test_{unique}"
+    admin = await asyncpg.connect(pg_dsn)
+    try:
+        await admin.execute(f'CREATE SCHEMA "{schema}"')
+        separator = "&" if "?" in pg_dsn else "?"
+        yield f"{pg_dsn}{separator}search_path={schema}"
+    finally:
+        await admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        await admin.close()
+
+
+def repo_root() -> str:
+    return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
