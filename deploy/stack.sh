@@ -130,18 +130,20 @@ down() {
     deploy/postgres/postgres.sh stop
 }
 
+# What `test` started itself, stopped again when the script exits (also on failure or Ctrl-C).
+started=()
+stop_started() {
+    local part
+    for part in "${started[@]}"; do
+        case $part in
+        kafka) deploy/kafka/kafka.sh stop ;;
+        postgres) deploy/postgres/postgres.sh stop ;;
+        esac
+    done
+}
+
 run_tests() {
-    local started=()
-    cleanup() {
-        local part
-        for part in "${started[@]}"; do
-            case $part in
-            kafka) deploy/kafka/kafka.sh stop ;;
-            postgres) deploy/postgres/postgres.sh stop ;;
-            esac
-        done
-    }
-    trap cleanup EXIT
+    trap stop_started EXIT
     lint
     if ! deploy/kafka/kafka.sh status 2>/dev/null; then
         deploy/kafka/kafka.sh start

@@ -49,9 +49,10 @@ fetch() {
     log "resolving org.apache.kafka:kafka_2.13:3.9.1 and the reload4j binding from Maven Central"
     rm -rf "$libs"
     mkdir -p "$libs"
-    mvn -q -B -Dstyle.color=never -f "$here/pom.xml" dependency:copy-dependencies \
-        "-DoutputDirectory=$libs" -DincludeScope=runtime -Dmdep.useRepositoryLayout=false \
-        || die "Maven could not resolve the broker jars (is Maven Central reachable?)"
+    mkdir -p "$log_dir"
+    mvn -B -Dstyle.color=never -f "$here/pom.xml" dependency:copy-dependencies \
+        "-DoutputDirectory=$libs" -DincludeScope=runtime >"$log_dir/maven.log" 2>&1 \
+        || { tail -n 30 "$log_dir/maven.log" >&2; die "Maven could not resolve the broker jars (is Maven Central reachable?)"; }
     ls "$libs"/kafka_2.13-3.9.1.jar >/dev/null 2>&1 || die "kafka_2.13-3.9.1.jar missing after resolution"
     touch "$stamp"
     log "$(find "$libs" -name '*.jar' | wc -l) jars in $libs"
