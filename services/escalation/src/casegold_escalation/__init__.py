@@ -1,0 +1,1 @@
+"""Casegold escalation service."""

@@ -1,0 +1,1 @@
+"""Casegold intake service."""
