@@ -142,9 +142,9 @@ stop_started() {
     done
 }
 
-run_tests() {
+ensure_servers() {
+    # Start the broker and the database unless they already answer; remember what was started.
     trap stop_started EXIT
-    lint
     if ! deploy/kafka/kafka.sh status 2>/dev/null; then
         deploy/kafka/kafka.sh start
         started+=(kafka)
@@ -154,8 +154,24 @@ run_tests() {
         started+=(postgres)
     fi
     prepare
+}
+
+run_tests() {
+    lint
+    ensure_servers
     log "pytest"
     .venv/bin/pytest "$@"
+}
+
+run_benchmarks() {
+    shopt -s nullglob
+    local benches=(bench/bench_*.py) bench
+    ((${#benches[@]})) || { log "no benchmarks yet"; return 0; }
+    ensure_servers
+    for bench in "${benches[@]}"; do
+        log "$bench"
+        "$python" "$bench"
+    done
 }
 
 case "${1:-}" in
@@ -164,14 +180,6 @@ down) down ;;
 status) status ;;
 lint) lint ;;
 test) shift && run_tests "$@" ;;
-bench)
-    shopt -s nullglob
-    benches=(bench/bench_*.py)
-    ((${#benches[@]})) || { log "no benchmarks yet"; exit 0; }
-    for bench in "${benches[@]}"; do
-        log "$bench"
-        "$python" "$bench"
-    done
-    ;;
+bench) run_benchmarks ;;
 *) log "usage: $0 up|down|status|test|bench" && exit 2 ;;
 esac

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator
 
@@ -11,6 +10,9 @@ import pytest
 
 from casegold_platform.postgres import wait_for_postgres
 from casegold_platform.settings import KafkaSettings, PostgresSettings, load
+from tests.support.brokers import ScratchBroker, scratch_broker
+
+__all__ = ["ScratchBroker", "scratch_broker"]
 
 
 @pytest.fixture(scope="session")
@@ -42,7 +44,3 @@ async def pg_schema(pg_dsn: str, unique: str) -> AsyncIterator[str]:
     finally:
         await admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         await admin.close()
-
-
-def repo_root() -> str:
-    return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -9,7 +9,7 @@ import yaml
 
 from casegold_contracts import topics
 from casegold_platform.settings import ENV_PREFIX, KafkaSettings, PostgresSettings
-from tests.conftest import repo_root
+from tests.support import repo_root
 
 
 def compose() -> dict[str, Any]:

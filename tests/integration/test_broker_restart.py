@@ -1,79 +1,18 @@
-"""A broker killed with SIGKILL and started again keeps every acknowledged write and offset.
-
-The test runs its own scratch broker (same script, other ports, a temporary data directory),
-so the shared broker other tests use is never interrupted.
-"""
+"""A broker killed with SIGKILL and started again keeps every acknowledged write and offset."""
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from casegold_platform.kafka import TopicSpec, durable_producer, ensure_topics
 from casegold_platform.settings import KafkaSettings
-from tests.conftest import repo_root
 from tests.integration.test_kafka_roundtrip import consume
+from tests.support.brokers import ScratchBroker
 
 pytestmark = pytest.mark.integration
-
-KAFKA_SH = os.path.join(repo_root(), "deploy", "kafka", "kafka.sh")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@dataclass
-class ScratchBroker:
-    """A second local broker driven through deploy/kafka/kafka.sh."""
-
-    bootstrap: str
-    env: dict[str, str]
-
-    def run(self, command: str) -> str:
-        done = subprocess.run(
-            [KAFKA_SH, command], env=self.env, capture_output=True, text=True, timeout=180
-        )
-        assert done.returncode == 0, f"kafka.sh {command} failed:\n{done.stderr}"
-        return done.stdout.strip()
-
-    def kill_hard(self) -> None:
-        pid = int(self.run("pid"))
-        os.kill(pid, signal.SIGKILL)
-        deadline = time.monotonic() + 30
-        while Path(f"/proc/{pid}").exists():
-            assert time.monotonic() < deadline, "broker survived SIGKILL"
-            time.sleep(0.05)
-
-
-@pytest.fixture
-def scratch_broker(tmp_path: Path) -> Iterator[ScratchBroker]:
-    port = free_port()
-    env = dict(
-        os.environ,
-        CASEGOLD_KAFKA_BOOTSTRAP=f"127.0.0.1:{port}",
-        CASEGOLD_KAFKA_CONTROLLER_PORT=str(free_port()),
-        CASEGOLD_VAR_DIR=str(tmp_path),
-        CASEGOLD_KAFKA_HEAP="384m",
-    )
-    broker = ScratchBroker(f"127.0.0.1:{port}", env)
-    broker.run("start")
-    try:
-        yield broker
-    finally:
-        broker.run("stop")
 
 
 async def test_sigkill_and_restart_keeps_acknowledged_writes_and_offsets(
@@ -94,7 +33,7 @@ async def test_sigkill_and_restart_keeps_acknowledged_writes_and_offsets(
     assert len(first) >= 120
 
     scratch_broker.kill_hard()
-    scratch_broker.run("start")
+    scratch_broker.start()
 
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.bootstrap, group_id=group, auto_offset_reset="earliest"
