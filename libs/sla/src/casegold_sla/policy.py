@@ -1,0 +1,300 @@
+"""The loaded policy set, policy selection, and the per-case snapshot frozen at case_opened."""
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Final
+
+from casegold_sla.calendar import Calendar, zone
+from casegold_sla.instants import from_us, to_us
+from casegold_sla.ladder import Ladder
+from casegold_sla.rules import STEP_TIERS, MilestoneRule, StepRule
+
+CASE_MILESTONES: Final = ("first_response", "solution_agreed", "resolution")
+REVISIT: Final = "revisit"
+DEALER_MILESTONES: Final = ("dealer_first_response", "dealer_solution_agreed", "dealer_resolution")
+IMMEDIATE_KINDS: Final = ("sensitive", "repeat_complainant", "reopened", "broken_promise")
+PRIORITIES: Final = ("P1", "P2", "P3", "P4")
+PROMISE: Final = "promise"
+
+# A milestone's targets per priority, in microseconds of business time.
+Targets = Mapping[str, Mapping[str, int]]
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A policy's match rule: every given field must match; None matches anything."""
+
+    priorities: frozenset[str] | None = None
+    categories: frozenset[str] | None = None
+    channels: frozenset[str] | None = None
+    dealers: frozenset[str] | None = None
+    sensitive: bool | None = None
+
+    def matches(
+        self, *, priority: str, category: str, channel: str, dealer_id: str | None, sensitive: bool
+    ) -> bool:
+        """Whether a case with these fields matches the rule."""
+        return (
+            (self.priorities is None or priority in self.priorities)
+            and (self.categories is None or category in self.categories)
+            and (self.channels is None or channel in self.channels)
+            and (self.dealers is None or dealer_id in self.dealers)
+            and (self.sensitive is None or sensitive == self.sensitive)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """One named policy: its calendar, ladders and targets."""
+
+    name: str
+    match: Match | None
+    calendar: Calendar
+    ladder: Ladder
+    targets: Targets
+    milestone_ladders: Mapping[str, Ladder] = field(default_factory=dict)
+
+    def ladder_for(self, milestone: str) -> Ladder:
+        """The ladder a milestone climbs under this policy."""
+        return self.milestone_ladders.get(milestone, self.ladder)
+
+
+@dataclass(frozen=True, slots=True)
+class DealerMilestones:
+    """The dealer's own milestones (seed 003), started by case_handed_to_dealer."""
+
+    ladder: Ladder
+    targets: Targets
+
+
+@dataclass(frozen=True, slots=True)
+class ImmediateStep:
+    """An event-driven escalation: which step fires at once, and to whom."""
+
+    step: str
+    audience: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SpecialPeriod:
+    """A sensitive period: yearly `MM-DD` bounds or dated bounds, inclusive, in a timezone."""
+
+    name: str
+    timezone: str
+    target_factor: float
+    ladder_start_tier: int
+    yearly: tuple[tuple[int, int], tuple[int, int]] | None = None
+    dated: tuple[date, date] | None = None
+
+    def contains(self, instant: int) -> bool:
+        """Whether the instant's local date (in the period's zone) falls in the period."""
+        day = from_us(instant).astimezone(zone(self.timezone)).date()
+        if self.dated is not None:
+            return self.dated[0] <= day <= self.dated[1]
+        assert self.yearly is not None
+        first, last = self.yearly
+        month_day = (day.month, day.day)
+        if first <= last:
+            return first <= month_day <= last
+        # A range such as 12-20..01-05 wraps over the new year.
+        return month_day >= first or month_day <= last
+
+
+@dataclass(frozen=True, slots=True)
+class RepeatRule:
+    """A customer with at least `cases` cases (this one included) within `within` repeats."""
+
+    cases: int
+    within: int
+
+    def is_repeat(self, prior_opened_at: Iterable[datetime], opened_at: datetime) -> bool:
+        """Whether a case opened at `opened_at` makes its customer a repeat complainant."""
+        now = to_us(opened_at)
+        recent = sum(1 for prior in prior_opened_at if 0 <= now - to_us(prior) <= self.within)
+        return recent + 1 >= self.cases
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUpSettings:
+    """Revisit and callback settings for the follow-up service (SPEC §4)."""
+
+    revisit_delay: int
+    contact_window: tuple[int, int]
+    holidays: frozenset[date]
+    default_timezone: str
+    callback_lead_time: int
+    callback_lease: int
+    unreachable_attempts: int
+    unreachable_retry_interval: int
+
+
+class CasePolicy:
+    """The policy frozen into a case at case_opened: shared by every case with the same inputs.
+
+    It is immutable; its rules are resolved lazily and cached, so a million cases hold one
+    pointer each. `milestone_cache` interns milestone records that every case shares.
+    """
+
+    __slots__ = ("_rules", "milestone_cache", "name", "period", "policy", "sensitive", "set")
+
+    def __init__(
+        self, policy_set: "PolicySet", policy: Policy, period: SpecialPeriod | None, sensitive: bool
+    ) -> None:
+        self.set = policy_set
+        self.policy = policy
+        self.name = policy.name
+        self.period = period
+        self.sensitive = sensitive
+        self._rules: dict[tuple[str, str], MilestoneRule | None] = {}
+        self.milestone_cache: dict[object, object] = {}
+
+    @property
+    def calendar(self) -> Calendar:
+        """The calendar every business-time clock of the case counts on."""
+        return self.policy.calendar
+
+    @property
+    def version(self) -> str:
+        """The version of the policy file the case was opened under."""
+        return self.set.version
+
+    def __repr__(self) -> str:
+        period = self.period.name if self.period else None
+        return f"CasePolicy({self.name!r}, version={self.version!r}, period={period!r})"
+
+    def rule(self, kind: str, qualifier: str) -> MilestoneRule | None:
+        """The rule of a milestone kind (qualified by priority or promise id), None if unset."""
+        if kind == PROMISE:
+            # One rule per promise: its milestone is named after the promise id.
+            return self._immediate_rule(f"{PROMISE}:{qualifier}", "broken_promise", qualifier)
+        key = (kind, qualifier)
+        if key not in self._rules:
+            self._rules[key] = self._build(kind, qualifier)
+        return self._rules[key]
+
+    def _build(self, kind: str, qualifier: str) -> MilestoneRule | None:
+        if kind in IMMEDIATE_KINDS:
+            return self._immediate_rule(kind, kind, qualifier)
+        if kind in DEALER_MILESTONES:
+            dealer = self.set.dealer
+            if dealer is None:
+                return None
+            return self._targeted(kind, qualifier, dealer.targets, dealer.ladder)
+        targets = self.policy.targets
+        return self._targeted(kind, qualifier, targets, self.policy.ladder_for(kind))
+
+    def _targeted(
+        self, kind: str, priority: str, targets: Targets, ladder: Ladder
+    ) -> MilestoneRule | None:
+        if kind not in targets:
+            return None
+        factor = self.period.target_factor if self.period else 1.0
+        start_tier = self.period.ladder_start_tier if self.period else 0
+        target = round(targets[kind][priority] * factor)
+        steps = ladder.resolve(target, sensitive=self.sensitive, start_tier=start_tier)
+        return MilestoneRule(kind, kind, priority, target, steps)
+
+    def _immediate_rule(self, name: str, reason: str, qualifier: str) -> MilestoneRule:
+        immediate = self.set.immediate[reason]
+        step = StepRule(immediate.step, STEP_TIERS[immediate.step], 0, immediate.audience, reason)
+        if reason == "broken_promise":
+            # A promise stays on the case until kept, even once broken.
+            return MilestoneRule(name, PROMISE, qualifier, 0, (step,), wall_clock=True)
+        return MilestoneRule(name, reason, qualifier, 0, (step,), wall_clock=True, ephemeral=True)
+
+
+@dataclass(slots=True, eq=False)
+class PolicySet:
+    """Everything one policy file says, compiled; `version` identifies the file's content."""
+
+    version: str
+    source: str
+    calendars: Mapping[str, Calendar]
+    policies: tuple[Policy, ...]
+    default: Policy
+    immediate: Mapping[str, ImmediateStep]
+    repeat_rule: RepeatRule
+    follow_up: FollowUpSettings
+    sensitive_keywords: tuple[str, ...] = ()
+    special_periods: tuple[SpecialPeriod, ...] = ()
+    dealer: DealerMilestones | None = None
+    _frozen: dict[tuple[str, str | None, bool], CasePolicy] = field(default_factory=dict)
+
+    def select(
+        self, *, priority: str, category: str, channel: str, dealer_id: str | None, sensitive: bool
+    ) -> Policy:
+        """The first policy whose match rule matches, else the default policy."""
+        for policy in self.policies:
+            if policy.match is not None and policy.match.matches(
+                priority=priority,
+                category=category,
+                channel=channel,
+                dealer_id=dealer_id,
+                sensitive=sensitive,
+            ):
+                return policy
+        return self.default
+
+    def special_period_at(self, instant: int) -> SpecialPeriod | None:
+        """The first special period containing the instant, if any."""
+        return next((period for period in self.special_periods if period.contains(instant)), None)
+
+    def freeze(
+        self,
+        *,
+        priority: str,
+        category: str,
+        channel: str,
+        dealer_id: str | None,
+        sensitive: bool,
+        opened_at: int,
+    ) -> CasePolicy:
+        """Select the policy and special period for a new case and return its frozen snapshot."""
+        policy = self.select(
+            priority=priority,
+            category=category,
+            channel=channel,
+            dealer_id=dealer_id,
+            sensitive=sensitive,
+        )
+        period = self.special_period_at(opened_at)
+        return self.snapshot(policy.name, period.name if period else None, sensitive)
+
+    def snapshot(self, policy_name: str, period_name: str | None, sensitive: bool) -> CasePolicy:
+        """The shared snapshot for a policy, special period and sensitivity (used on restore)."""
+        key = (policy_name, period_name, sensitive)
+        if key not in self._frozen:
+            policy = next(p for p in (*self.policies, self.default) if p.name == policy_name)
+            period = (
+                next(p for p in self.special_periods if p.name == period_name)
+                if (period_name)
+                else None
+            )
+            self._frozen[key] = CasePolicy(self, policy, period, sensitive)
+        return self._frozen[key]
+
+    def sensitive_reasons(self, *texts: str | None) -> tuple[str, ...]:
+        """The configured sensitive keywords found in the texts (case-insensitive)."""
+        folded = " ".join(text.casefold() for text in texts if text)
+        return tuple(word for word in self.sensitive_keywords if word.casefold() in folded)
+
+
+class PolicyRegistry:
+    """Policy sets by version, so cases restored from a changelog find their frozen policy."""
+
+    __slots__ = ("_sets", "current")
+
+    def __init__(self, current: PolicySet) -> None:
+        self.current = current
+        self._sets = {current.version: current}
+
+    def add(self, policy_set: PolicySet, *, make_current: bool = False) -> None:
+        """Remember a policy set; optionally make it the one new cases are opened under."""
+        self._sets.setdefault(policy_set.version, policy_set)
+        if make_current:
+            self.current = self._sets[policy_set.version]
+
+    def get(self, version: str) -> PolicySet:
+        """The policy set of a version; KeyError if it was never added."""
+        return self._sets[version]

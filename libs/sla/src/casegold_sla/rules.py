@@ -1,0 +1,44 @@
+"""Resolved rules a case runs on: the steps of one milestone with their offsets in microseconds."""
+
+from dataclasses import dataclass
+from typing import Final
+
+# Step names and tiers of the event catalogue (warning is tier 0).
+STEP_TIERS: Final[dict[str, int]] = {"warning": 0, "tier_1": 1, "tier_2": 2, "tier_3": 3}
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class StepRule:
+    """One step of a resolved ladder: when it fires (offset from the start) and to whom."""
+
+    step: str
+    tier: int
+    offset: int
+    audience: tuple[str, ...]
+    reason: str
+    repeat_every: int | None = None
+    max_repeats: int | None = None
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class MilestoneRule:
+    """The frozen rule of one milestone: its target and its ladder resolved against it.
+
+    `kind` and `qualifier` rebuild the rule from a policy snapshot (e.g. `first_response`, `P2`).
+    A wall-clock rule counts real time from an instant (promises, immediate escalations); the
+    others count business time of the case's calendar. An ephemeral rule is dropped from the
+    case once all its steps fired (immediate escalations have nothing to be met).
+    """
+
+    name: str
+    kind: str
+    qualifier: str
+    target: int
+    steps: tuple[StepRule, ...]
+    wall_clock: bool = False
+    ephemeral: bool = False
+
+    @property
+    def repeats(self) -> bool:
+        """Whether any step sends repeat reminders."""
+        return any(step.repeat_every for step in self.steps)
