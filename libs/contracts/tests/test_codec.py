@@ -45,7 +45,7 @@ def test_builder_event_round_trips(event_type: str) -> None:
 
 
 @pytest.mark.parametrize("event_type", ALL_TYPES)
-@settings(max_examples=40, suppress_health_check=[HealthCheck.too_slow])
+@settings(deadline=None, max_examples=40, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_any_valid_event_round_trips(event_type: str, data: st.DataObject) -> None:
     event = data.draw(events_of(event_type))
@@ -163,7 +163,7 @@ def test_a_raising_upcaster_cannot_make_parse_raise(monkeypatch: pytest.MonkeyPa
     assert result.reason == "invalid"
 
 
-@settings(max_examples=500)
+@settings(deadline=None, max_examples=500)
 @given(st.binary())
 def test_parse_never_raises_on_arbitrary_bytes(raw: bytes) -> None:
     result = parse(raw)
@@ -177,13 +177,13 @@ json_values = st.recursive(
 )
 
 
-@settings(max_examples=300)
+@settings(deadline=None, max_examples=300)
 @given(json_values)
 def test_parse_never_raises_on_arbitrary_json(value: object) -> None:
     assert isinstance(parse(encode(value)), Undecodable | Event)
 
 
-@settings(max_examples=300)
+@settings(deadline=None, max_examples=300)
 @given(
     event_type=st.sampled_from([*ALL_TYPES, "case_teleported"]),
     version=st.one_of(st.integers(-2, 3), st.text(max_size=3), st.none()),
@@ -197,7 +197,7 @@ def test_parse_never_raises_on_envelope_shaped_json(
     assert isinstance(parse(encode(message)), Undecodable | Event)
 
 
-@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@settings(deadline=None, max_examples=200, suppress_health_check=[HealthCheck.too_slow])
 @given(event=any_events, data=st.data())
 def test_parse_never_raises_on_corrupted_events(event: Event, data: st.DataObject) -> None:
     raw = bytearray(dump(event))

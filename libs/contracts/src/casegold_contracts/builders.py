@@ -5,7 +5,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final, TypeVar, overload
 from uuid import UUID
 
-from .case_events import CaseOpened, Customer
+from .case_events import CaseOpened
+from .case_payloads import Customer
 from .codec import new_event
 from .envelope import Actor, Event
 from .escalation_events import CaseSnapshot, EscalationRaised
