@@ -1,0 +1,86 @@
+"""The due index hands out each due case once, the latest schedule wins, revoked cases go."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from casegold_escalation.due_index import DueIndex
+
+RETRY = 5_000_000
+
+
+def test_pops_in_due_order_only_what_is_due() -> None:
+    index = DueIndex()
+    index.schedule(0, b"c", 30)
+    index.schedule(1, b"a", 10)
+    index.schedule(0, b"b", 20)
+    assert index.pop_due(now=20, limit=10, retry_after=RETRY) == [(1, b"a", 10), (0, b"b", 20)]
+    assert index.next_due() == 30
+
+
+def test_rescheduling_replaces_the_old_instant() -> None:
+    index = DueIndex()
+    index.schedule(0, b"a", 10)
+    index.schedule(0, b"a", 50)
+    assert index.pop_due(now=40, limit=10, retry_after=RETRY) == []
+    assert index.pop_due(now=50, limit=10, retry_after=RETRY) == [(0, b"a", 50)]
+
+
+def test_clearing_removes_the_case() -> None:
+    index = DueIndex()
+    index.schedule(0, b"a", 10)
+    index.schedule(0, b"a", None)
+    assert len(index) == 0
+    assert index.pop_due(now=100, limit=10, retry_after=RETRY) == []
+
+
+def test_a_taken_case_comes_back_after_retry_unless_rescheduled() -> None:
+    index = DueIndex()
+    index.schedule(0, b"a", 10)
+    assert index.pop_due(now=10, limit=10, retry_after=RETRY) == [(0, b"a", 10)]
+    assert index.pop_due(now=10 + RETRY - 1, limit=10, retry_after=RETRY) == []
+    assert index.pop_due(now=10 + RETRY, limit=10, retry_after=RETRY) == [(0, b"a", 10 + RETRY)]
+    index.schedule(0, b"a", None)
+    assert index.pop_due(now=10 * RETRY, limit=10, retry_after=RETRY) == []
+
+
+def test_limit_bounds_one_batch() -> None:
+    index = DueIndex()
+    for i in range(10):
+        index.schedule(0, f"c{i}".encode(), i)
+    assert len(index.pop_due(now=100, limit=4, retry_after=RETRY)) == 4
+    assert len(index.pop_due(now=100, limit=100, retry_after=RETRY)) == 6
+
+
+def test_dropping_partitions_forgets_their_cases() -> None:
+    index = DueIndex()
+    index.schedule(0, b"a", 10)
+    index.schedule(1, b"b", 10)
+    index.schedule(2, b"c", 10)
+    assert index.drop_partitions([0, 2]) == 2
+    assert index.pop_due(now=10, limit=10, retry_after=RETRY) == [(1, b"b", 10)]
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 3),
+            st.sampled_from([b"a", b"b", b"c", b"d", b"e"]),
+            st.none() | st.integers(0, 1000),
+        ),
+        max_size=60,
+    ),
+    st.integers(0, 1000),
+)
+def test_pop_returns_exactly_the_latest_due_schedules(
+    operations: list[tuple[int, bytes, int | None]], now: int
+) -> None:
+    index = DueIndex()
+    latest: dict[bytes, tuple[int, int] | None] = {}
+    for partition, key, due in operations:
+        index.schedule(partition, key, due)
+        latest[key] = None if due is None else (due, partition)
+    expected = sorted((v[0], v[1], k) for k, v in latest.items() if v is not None and v[0] <= now)
+    taken = index.pop_due(now=now, limit=1000, retry_after=RETRY)
+    assert [(due, partition, key) for partition, key, due in taken] == expected
