@@ -3,7 +3,7 @@
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Final
+from typing import Any, Final
 
 from casegold_sla.calendar import Calendar, zone
 from casegold_sla.instants import from_us, to_us
@@ -147,7 +147,7 @@ class CasePolicy:
         self.period = period
         self.sensitive = sensitive
         self._rules: dict[tuple[str, str], MilestoneRule | None] = {}
-        self.milestone_cache: dict[object, object] = {}
+        self.milestone_cache: dict[tuple[object, ...], Any] = {}
 
     @property
     def calendar(self) -> Calendar:
