@@ -6,6 +6,7 @@ from datetime import date, datetime
 from typing import Any, Final
 
 from casegold_sla.calendar import Calendar, zone
+from casegold_sla.contact import next_contact_time, usable_timezone
 from casegold_sla.instants import from_us, to_us
 from casegold_sla.ladder import Ladder
 from casegold_sla.rules import STEP_TIERS, MilestoneRule, StepRule
@@ -127,6 +128,17 @@ class FollowUpSettings:
     callback_lease: int
     unreachable_attempts: int
     unreachable_retry_interval: int
+
+    def revisit_at(self, resolved_at: datetime, customer_timezone: str | None) -> datetime:
+        """When to call the customer back after resolution: delay, then into the window."""
+        return self.contact_time(
+            from_us(to_us(resolved_at) + self.revisit_delay), customer_timezone
+        )
+
+    def contact_time(self, instant: datetime, customer_timezone: str | None) -> datetime:
+        """The instant moved into the customer's contact window (home zone if none is known)."""
+        tz = usable_timezone(customer_timezone, self.default_timezone)
+        return next_contact_time(self.contact_window, tz, self.holidays, instant)
 
 
 class CasePolicy:
