@@ -236,7 +236,8 @@ def names(state: CaseState) -> list[tuple[str, int]]:
         ]),
         (("case_handed_to_dealer", "case_resolved"), [("revisit", 1)]),
         (("callback_promised",), [
-            ("first_response", 1), ("solution_agreed", 1), ("resolution", 1), ("promise:promise-1", 1),
+            ("first_response", 1), ("solution_agreed", 1), ("resolution", 1),
+            ("promise:promise-1", 1),
         ]),
         (("callback_promised", "promise_kept"), [
             ("first_response", 1), ("solution_agreed", 1), ("resolution", 1),
