@@ -32,7 +32,9 @@ def decide_us(state: CaseState, now: int) -> Decision:
     after.milestones = fired.milestones
     after.reminders = fired.reminders
     after.pending = None
-    return Decision((*pending, *fired.escalations), fired.next_due, after)
+    # In the order they fell due, lower tiers first on a tie.
+    escalations = sorted((*pending, *fired.escalations), key=lambda e: (e.due_at, e.tier))
+    return Decision(tuple(escalations), fired.next_due, after)
 
 
 def plan(state: CaseState, now: datetime) -> tuple[PlannedStep, ...]:

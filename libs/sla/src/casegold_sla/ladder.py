@@ -84,7 +84,7 @@ class Ladder:
 
         With `start_tier` > 0 (special periods) the steps below that tier are dropped and the
         lowest remaining tier moves up to the earliest dropped step's point: with the default
-        ladder, tier_1 fires where the warning would have.
+        ladder, tier_1 fires where the warning would have. Offsets never decrease with the tier.
         """
         offsets = [step.at.resolve(target, step.minimum) for step in self.steps]
         kept = [i for i, step in enumerate(self.steps) if STEP_TIERS[step.step] >= start_tier]
@@ -92,6 +92,11 @@ class Ladder:
         if dropped and kept:
             first = min(kept, key=lambda i: (STEP_TIERS[self.steps[i].step], offsets[i]))
             offsets[first] = min(offsets[first], *dropped)
+        # Level by level (逐级): a higher tier never fires before a lower one. With a short
+        # target, tier_2's minimum can put it after tier_3; tier_3 then waits for tier_2.
+        latest = 0
+        for i in sorted(kept, key=lambda i: STEP_TIERS[self.steps[i].step]):
+            offsets[i] = latest = max(offsets[i], latest)
         rules = [self._rule(self.steps[i], offsets[i], target, sensitive) for i in kept]
         return tuple(sorted(rules, key=lambda rule: rule.offset))
 
