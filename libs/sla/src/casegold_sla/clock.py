@@ -11,7 +11,14 @@ from casegold_contracts import escalation_id
 from casegold_sla.instants import from_us, span
 from casegold_sla.policy import CasePolicy
 from casegold_sla.rules import MilestoneRule
-from casegold_sla.state import CaseState, Escalation, Milestone, PlannedStep, Reminder
+from casegold_sla.state import (
+    AWAITING_CUSTOMER,
+    CaseState,
+    Escalation,
+    Milestone,
+    PlannedStep,
+    Reminder,
+)
 
 # A processor that was down for long sends the latest reminder, not every missed one.
 _MAX_CATCH_UP = 10_000
@@ -28,11 +35,11 @@ def offset_instant(state: CaseState, milestone: Milestone, offset: int) -> int |
     """The instant at which the milestone's clock reaches `offset`; None while paused."""
     if milestone.rule.wall_clock:
         return milestone.start + offset
-    if state.paused:
+    if state.status == AWAITING_CUSTOMER:
         return None
     # Unfired steps always lie at or after the anchor: a pause settles everything due before.
     ahead = max(0, milestone.start + offset - state.anchor_offset)
-    return state.policy.calendar.add_us(state.anchor_at, ahead)
+    return state.policy.policy.calendar.add_us(state.anchor_at, ahead)
 
 
 def make_milestone(
@@ -122,10 +129,12 @@ def fire_due(
             milestones.append(milestone)
             continue
         rule, cursor = milestone.rule, milestone.cursor
-        while cursor < len(rule.steps):
-            due = offset_instant(state, milestone, rule.steps[cursor].offset)
+        steps = rule.steps
+        while cursor < len(steps):
+            due = offset_instant(state, milestone, steps[cursor].offset)
             if due is None or due > now:
-                next_due = _earliest(next_due, due)
+                if due is not None and (next_due is None or due < next_due):
+                    next_due = due
                 break
             escalations.append(escalation(state, milestone, cursor, 0, due))
             cursor += 1
@@ -134,9 +143,13 @@ def fire_due(
             milestone = make_milestone(state.policy, rule, milestone.cycle, milestone.start, cursor)
         if rule.repeats:
             next_due = _fire_reminders(state, milestone, now, escalations, reminders, next_due)
-        if cursor == len(rule.steps) and rule.ephemeral:
+        if cursor == len(steps) and rule.ephemeral:
+            changed = True
             continue
         milestones.append(milestone)
+    if not changed and not escalations:
+        # The common case: nothing due; keep the shared tuples as they are.
+        return Fired(escalations, state.milestones, state.reminders, next_due, False)
     reminders_after = tuple(reminders) or None
     changed = changed or reminders_after != state.reminders
     return Fired(escalations, tuple(milestones), reminders_after, next_due, changed)

@@ -1,6 +1,6 @@
 """Resolved rules a case runs on: the steps of one milestone with their offsets in microseconds."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 # Step names and tiers of the event catalogue (warning is tier 0).
@@ -38,7 +38,8 @@ class MilestoneRule:
     wall_clock: bool = False
     ephemeral: bool = False
 
-    @property
-    def repeats(self) -> bool:
-        """Whether any step sends repeat reminders."""
-        return any(step.repeat_every for step in self.steps)
+    # Whether any step sends repeat reminders (derived, so decide need not look).
+    repeats: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "repeats", any(step.repeat_every for step in self.steps))
