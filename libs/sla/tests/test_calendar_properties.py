@@ -28,7 +28,7 @@ durations = st.one_of(
     st.integers(0, 300 * HOUR_US), st.integers(0, 300 * 60).map(lambda m: m * 60_000_000)
 ).map(lambda us: timedelta(microseconds=us))
 
-fast = settings(max_examples=300, deadline=None)
+fast = settings(max_examples=500, deadline=None)
 
 
 @fast

@@ -119,7 +119,7 @@ starts = st.builds(
 )
 gaps = st.integers(0, 36 * 60).map(lambda minutes: minutes * MINUTE)
 calendars = st.sampled_from(CALENDAR_NAMES)
-slow = settings(max_examples=150, deadline=None)
+slow = settings(max_examples=300, deadline=None)
 
 
 def breach_of(state: CaseState, now: datetime, milestone: str) -> datetime | None:

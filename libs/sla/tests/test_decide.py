@@ -352,3 +352,26 @@ def test_business_hours_policy_counts_office_time_only(default_policy: PolicySet
     assert due["tier_2"] == datetime.fromisoformat("2025-06-14T11:30:00+08:00")
     # Breach + 100 % (Saturday 10:30) waits for tier 2.
     assert due["tier_3"] == datetime.fromisoformat("2025-06-14T11:30:00+08:00")
+
+
+def test_acknowledging_a_step_without_reminders_changes_nothing(default_policy: PolicySet) -> None:
+    state = fold(default_policy, event("case_opened", priority="P2"))
+    state = decide(state, at(5)).state
+    tier_1 = escalation_id(DEFAULT_CASE_ID, "first_response", 1, "tier_1")
+    acknowledged = fold(
+        default_policy, event("escalation_acknowledged", at(5), escalation_id=tier_1), state=state
+    )
+    assert acknowledged.reminders is None
+    assert [e.step for e in run(acknowledged, at(9))] == ["tier_2", "tier_3"]
+
+
+def test_clock_breached_before_a_pause_has_no_known_due_time(default_policy: PolicySet) -> None:
+    state = fold(
+        default_policy,
+        event("case_opened", priority="P2"),
+        event("customer_awaited", at(5)),
+        event("case_resumed", at(6)),
+    )
+    views = {view.milestone: view for view in clocks(state, at(7))}
+    assert views["first_response"].breached and views["first_response"].due_at is None
+    assert views["solution_agreed"].due_at == at(49)
