@@ -1,0 +1,191 @@
+"""What the worker does with one case event or tick: the core's rules plus the messages to send.
+
+No Faust and no clock here: the agent passes the stored bytes, the decoded event and `now`, and
+gets back the bytes to store, the next instant to look again and the messages to send first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from casegold_contracts import (
+    CASE_EVENTS,
+    ESCALATIONS,
+    Actor,
+    CaseEvent,
+    CaseOpened,
+    CaseSnapshot,
+    CommandRejected,
+    CommandRejectedPayload,
+    EscalationRaised,
+    EscalationRaisedPayload,
+    RepeatComplainantDetected,
+    RepeatComplainantDetectedPayload,
+    derived_id,
+    dump,
+    message_key,
+)
+from casegold_escalation.records import CustomerCase, decode_case, encode_case
+from casegold_escalation.settings import CUSTOMERS_TOPIC
+from casegold_sla import (
+    CaseState,
+    Decision,
+    Escalation,
+    PolicyRegistry,
+    Rejection,
+    decide,
+    evolve,
+    to_us,
+)
+
+SYSTEM = Actor(kind="system", id="escalation")
+# Events the worker itself appends; it never answers them with a rejection (no loops).
+_OWN_EVENTS = (CommandRejected, RepeatComplainantDetected)
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A record to send (and see acknowledged) before the new state is stored."""
+
+    topic: str
+    key: bytes
+    value: bytes
+
+
+@dataclass(slots=True)
+class Outcome:
+    """The result of one event or tick for one case."""
+
+    stored: bytes | None
+    next_check_us: int | None
+    messages: list[Message] = field(default_factory=list)
+    escalations: tuple[Escalation, ...] = ()
+    rejection: Rejection | None = None
+    opened: bool = False
+    closed: bool = False
+
+
+class CaseProcessor:
+    """Applies events and ticks to stored case records through the SLA core."""
+
+    def __init__(self, registry: PolicyRegistry) -> None:
+        self.registry = registry
+
+    def on_event(self, stored: bytes | None, event: CaseEvent, now: datetime) -> Outcome:
+        """Apply a case event, then fire what is due at now (immediate escalations among them)."""
+        state = None if stored is None else decode_case(stored, self.registry)
+        if isinstance(event, _OWN_EVENTS) and state is None:
+            return Outcome(stored, None)
+        result = evolve(state, event, self.registry.current)
+        if isinstance(result, Rejection):
+            outcome = Outcome(stored, None, rejection=result)
+            if state is not None:
+                outcome.next_check_us = decide(state, now).next_check_us
+            if not isinstance(event, _OWN_EVENTS):
+                outcome.messages.append(_rejection(event, result, now))
+            return outcome
+        outcome = self._decide(result, now)
+        outcome.opened = state is None
+        if outcome.opened and isinstance(event, CaseOpened) and event.payload.customer_key:
+            customer = CustomerCase(
+                event.payload.customer_key, event.case_id, to_us(event.occurred_at)
+            )
+            outcome.messages.append(
+                Message(CUSTOMERS_TOPIC, customer.customer_key.encode(), customer.encode())
+            )
+        return outcome
+
+    def on_tick(self, stored: bytes | None, now: datetime) -> Outcome:
+        """Fire what is due at now for a stored case (a tick for an unknown case does nothing)."""
+        if stored is None:
+            return Outcome(None, None)
+        return self._decide(decode_case(stored, self.registry), now)
+
+    def _decide(self, state: CaseState, now: datetime) -> Outcome:
+        decision = decide(state, now)
+        outcome = Outcome(
+            encode_case(decision.state, decision.next_check_us),
+            decision.next_check_us,
+            escalations=decision.escalations,
+            closed=decision.state.status == "closed",
+        )
+        outcome.messages.extend(_escalation_messages(decision, now))
+        return outcome
+
+
+def _escalation_messages(decision: Decision, now: datetime) -> list[Message]:
+    state = decision.state
+    messages = []
+    for escalation in decision.escalations:
+        snapshot = CaseSnapshot(
+            status=state.status,
+            owner=state.owner,
+            priority=state.priority,
+            category=state.category,
+            dealer_id=state.dealer_id,
+            sensitive=state.sensitive,
+            late_seconds=int(escalation.late.total_seconds()),
+        )
+        for audience in escalation.audience:
+            event = EscalationRaised(
+                event_id=derived_id(
+                    "escalation_raised",
+                    str(escalation.escalation_id),
+                    audience,
+                    str(escalation.repeat),
+                ),
+                case_id=escalation.case_id,
+                occurred_at=now,
+                recorded_at=now,
+                actor=SYSTEM,
+                payload=EscalationRaisedPayload(
+                    escalation_id=escalation.escalation_id,
+                    milestone=escalation.milestone,
+                    cycle=escalation.cycle,
+                    step=escalation.step,
+                    tier=escalation.tier,
+                    reason=escalation.reason,
+                    due_at=escalation.due_at,
+                    fired_at=now,
+                    repeat=escalation.repeat,
+                    audience=audience,
+                    case=snapshot,
+                ),
+            )
+            messages.append(Message(ESCALATIONS, message_key(event), dump(event)))
+    return messages
+
+
+def _rejection(event: CaseEvent, rejection: Rejection, now: datetime) -> Message:
+    rejected = CommandRejected(
+        event_id=derived_id("command_rejected", str(event.event_id)),
+        case_id=event.case_id,
+        occurred_at=now,
+        recorded_at=now,
+        actor=SYSTEM,
+        payload=CommandRejectedPayload(
+            rejected_event_id=event.event_id,
+            rejected_type=event.type,
+            reason=rejection.reason,
+            detail=rejection.detail[:1000] if rejection.detail else None,
+        ),
+    )
+    return Message(CASE_EVENTS, message_key(rejected), dump(rejected))
+
+
+def repeat_detected(
+    case: CustomerCase, prior: list[CustomerCase], window_days: int, now: datetime
+) -> Message:
+    """The event that tells a case's partition its customer is a repeat complainant."""
+    event = RepeatComplainantDetected(
+        event_id=derived_id("repeat_complainant_detected", str(case.case_id)),
+        case_id=case.case_id,
+        occurred_at=now,
+        recorded_at=now,
+        actor=SYSTEM,
+        payload=RepeatComplainantDetectedPayload(
+            prior_case_ids=tuple(p.case_id for p in prior), window_days=max(1, window_days)
+        ),
+    )
+    return Message(CASE_EVENTS, message_key(event), dump(event))

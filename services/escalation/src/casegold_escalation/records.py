@@ -1,0 +1,70 @@
+"""Byte layouts of what the worker stores in its tables and sends on its internal topics."""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from uuid import UUID
+
+from pydantic_core import from_json, to_json
+
+from casegold_sla import CaseState, PolicyRegistry, dump_state, load_state
+
+# A case record is the next-check instant (8 bytes, big-endian, -1 for none) followed by the
+# state as JSON, so rebuilding the due index after a rebalance reads 8 bytes, not the state.
+_NEXT = struct.Struct(">q")
+
+
+def encode_case(state: CaseState, next_check_us: int | None) -> bytes:
+    """Table value of one case."""
+    return _NEXT.pack(-1 if next_check_us is None else next_check_us) + to_json(dump_state(state))
+
+
+def decode_case(value: bytes, registry: PolicyRegistry) -> CaseState:
+    """The case state stored by encode_case."""
+    return load_state(from_json(value[_NEXT.size :]), registry)
+
+
+def next_check_of(value: bytes) -> int | None:
+    """The next-check instant stored by encode_case, without decoding the state."""
+    (next_check,) = _NEXT.unpack_from(value)
+    return None if next_check < 0 else int(next_check)
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """A timer's request to look at a case again (sent through Kafka to reach its partition)."""
+
+    case_id: UUID
+    due_us: int
+
+    def encode(self) -> bytes:
+        return to_json({"case_id": str(self.case_id), "due_us": self.due_us})
+
+    @classmethod
+    def decode(cls, value: bytes) -> Tick:
+        data = from_json(value)
+        return cls(UUID(data["case_id"]), int(data["due_us"]))
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerCase:
+    """A case opened by a customer, sent to the customer's partition to count repeats."""
+
+    customer_key: str
+    case_id: UUID
+    opened_us: int
+
+    def encode(self) -> bytes:
+        return to_json(
+            {
+                "customer_key": self.customer_key,
+                "case_id": str(self.case_id),
+                "opened_us": self.opened_us,
+            }
+        )
+
+    @classmethod
+    def decode(cls, value: bytes) -> CustomerCase:
+        data = from_json(value)
+        return cls(str(data["customer_key"]), UUID(data["case_id"]), int(data["opened_us"]))

@@ -1,0 +1,41 @@
+"""Settings of the escalation worker, from CASEGOLD_ESCALATION_* variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from casegold_platform.settings import ENV_PREFIX
+
+
+class EscalationSettings(BaseSettings):
+    """How one escalation worker runs."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX + "ESCALATION_", extra="ignore")
+
+    app_id: str = Field("casegold-escalation", pattern=r"^[a-z0-9][a-z0-9._-]{0,80}$")
+    worker_name: str = Field("worker-1", pattern=r"^[A-Za-z0-9_-]{1,40}$")
+    host: str = "127.0.0.1"
+    port: int = Field(8082, ge=1, le=65535, description="/healthz, /readyz and /metrics")
+    data_dir: Path = Field(
+        Path("var/escalation"), description="RocksDB tables, one folder a worker"
+    )
+    tick_interval: float = Field(0.1, gt=0, le=10, description="seconds between due-index scans")
+    tick_batch: int = Field(2000, ge=1, le=100_000, description="most ticks sent per scan")
+    tick_retry: float = Field(5.0, gt=0, le=3600, description="re-tick a case after this many s")
+    rocksdb_write_buffer_mb: int = Field(8, ge=1, le=1024)
+    rocksdb_block_cache_mb: int = Field(16, ge=1, le=4096)
+    log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+
+    @property
+    def worker_dir(self) -> Path:
+        return self.data_dir / self.worker_name
+
+
+# Internal topics of the escalation service; created with the platform's partition count
+# (ticks and customers) so they are co-partitioned with complaints.case-events.
+TICKS_TOPIC = "casegold-escalation.ticks"
+CUSTOMERS_TOPIC = "casegold-escalation.customers"
+POLICIES_TOPIC = "casegold-escalation.policies"

@@ -1,0 +1,99 @@
+"""The processor turns events and ticks into stored records, escalations and rejections."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from uuid import uuid4
+
+import pytest
+
+from casegold_contracts import ESCALATIONS, CommandRejected, EscalationRaised, parse
+from casegold_contracts.builders import DEFAULT_TIME, make_case_opened, make_event
+from casegold_escalation.processor import CaseProcessor, Outcome
+from casegold_escalation.records import next_check_of
+from casegold_escalation.settings import CUSTOMERS_TOPIC
+from casegold_sla import PolicyRegistry, load_policy
+from tests.support import repo_root
+
+T0 = DEFAULT_TIME
+
+
+@pytest.fixture
+def processor() -> CaseProcessor:
+    policy = load_policy(Path(repo_root(), "deploy", "policy", "fast.yaml"))
+    return CaseProcessor(PolicyRegistry(policy))
+
+
+def fired(outcome: Outcome) -> list[EscalationRaised]:
+    events = [parse(m.value) for m in outcome.messages if m.topic == ESCALATIONS]
+    assert all(isinstance(e, EscalationRaised) for e in events)
+    return [e for e in events if isinstance(e, EscalationRaised)]
+
+
+def test_opening_stores_the_case_and_schedules_the_warning(processor: CaseProcessor) -> None:
+    case_id = uuid4()
+    outcome = processor.on_event(None, make_case_opened(case_id=case_id, at=T0, priority="P1"), T0)
+    assert outcome.opened and outcome.stored is not None
+    # P1 first response is 4 s on the fast policy: the warning is due at 75 %, 3 s in.
+    assert outcome.next_check_us == next_check_of(outcome.stored)
+    assert outcome.next_check_us == int((T0 + timedelta(seconds=3)).timestamp() * 1_000_000)
+    assert fired(outcome) == []
+    assert [m.topic for m in outcome.messages] == [CUSTOMERS_TOPIC]
+
+
+def test_ticks_fire_each_step_once_in_order(processor: CaseProcessor) -> None:
+    case_id = uuid4()
+    stored = processor.on_event(None, make_case_opened(case_id=case_id, at=T0, priority="P1"), T0)
+    record = stored.stored
+    steps = []
+    for second in range(0, 20):
+        now = T0 + timedelta(seconds=second)
+        outcome = processor.on_tick(record, now)
+        record = outcome.stored
+        steps += [(e.payload.milestone, e.payload.step, e.payload.audience) for e in fired(outcome)]
+    first_response = [s for s in steps if s[0] == "first_response"]
+    assert [s[1] for s in first_response] == ["warning", "tier_1", "tier_2", "tier_3"]
+    again = processor.on_tick(record, T0 + timedelta(seconds=20))
+    assert not [e for e in fired(again) if e.payload.milestone == "first_response"]
+
+
+def test_a_command_the_state_machine_refuses_becomes_command_rejected(
+    processor: CaseProcessor,
+) -> None:
+    case_id = uuid4()
+    opened = processor.on_event(None, make_case_opened(case_id=case_id, at=T0), T0)
+    close = make_event("case_closed", case_id=case_id, at=T0 + timedelta(seconds=1))
+    outcome = processor.on_event(opened.stored, close, T0 + timedelta(seconds=1))
+    assert outcome.rejection is not None
+    assert outcome.stored == opened.stored
+    (message,) = outcome.messages
+    rejected = parse(message.value)
+    assert isinstance(rejected, CommandRejected)
+    assert rejected.payload.rejected_event_id == close.event_id
+    assert rejected.payload.reason == outcome.rejection.reason
+    # The rejection comes back on the same topic: it must neither loop nor change the case.
+    echo = processor.on_event(outcome.stored, rejected, T0 + timedelta(seconds=2))
+    assert echo.messages == [] and echo.rejection is None
+
+
+def test_a_sensitive_case_escalates_to_tier_2_at_once(processor: CaseProcessor) -> None:
+    opened = make_case_opened(
+        case_id=uuid4(), at=T0, sensitive=True, sensitive_reasons=("journalist",)
+    )
+    outcome = processor.on_event(None, opened, T0)
+    tier_2 = [e for e in fired(outcome) if e.payload.step == "tier_2"]
+    assert {e.payload.audience for e in tier_2} == {"department_manager", "pr_legal"}
+    assert len({e.payload.escalation_id for e in tier_2}) == 1
+    assert len({e.event_id for e in tier_2}) == 2
+
+
+def test_commands_for_an_unknown_case_are_rejected(processor: CaseProcessor) -> None:
+    event = make_event("case_acknowledged", case_id=uuid4(), at=T0)
+    outcome = processor.on_event(None, event, T0)
+    assert outcome.rejection is not None and outcome.rejection.reason == "unknown_case"
+    assert outcome.stored is None
+
+
+def test_a_tick_for_an_unknown_case_does_nothing(processor: CaseProcessor) -> None:
+    assert processor.on_tick(None, T0) == Outcome(None, None)
