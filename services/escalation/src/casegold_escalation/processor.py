@@ -13,13 +13,13 @@ from casegold_contracts import (
     CASE_EVENTS,
     ESCALATIONS,
     Actor,
-    CaseEvent,
     CaseOpened,
     CaseSnapshot,
     CommandRejected,
     CommandRejectedPayload,
     EscalationRaised,
     EscalationRaisedPayload,
+    Event,
     RepeatComplainantDetected,
     RepeatComplainantDetectedPayload,
     derived_id,
@@ -72,7 +72,7 @@ class CaseProcessor:
     def __init__(self, registry: PolicyRegistry) -> None:
         self.registry = registry
 
-    def on_event(self, stored: bytes | None, event: CaseEvent, now: datetime) -> Outcome:
+    def on_event(self, stored: bytes | None, event: Event, now: datetime) -> Outcome:
         """Apply a case event, then fire what is due at now (immediate escalations among them)."""
         state = None if stored is None else decode_case(stored, self.registry)
         if isinstance(event, _OWN_EVENTS) and state is None:
@@ -157,7 +157,7 @@ def _escalation_messages(decision: Decision, now: datetime) -> list[Message]:
     return messages
 
 
-def _rejection(event: CaseEvent, rejection: Rejection, now: datetime) -> Message:
+def _rejection(event: Event, rejection: Rejection, now: datetime) -> Message:
     rejected = CommandRejected(
         event_id=derived_id("command_rejected", str(event.event_id)),
         case_id=event.case_id,
