@@ -83,8 +83,8 @@ def find_reminder(state: CaseState, milestone: Milestone, index: int) -> Reminde
 def next_reminder(
     state: CaseState, milestone: Milestone, index: int, now: int
 ) -> tuple[int, int] | None:
-    """The reminder of a fired step to send next as (repeat, due): the latest one due at `now`
-    if any is overdue (missed ones are skipped), else the next one; None if none will come."""
+    """The (repeat, due) of a fired step's next reminder as of `now`; None if none will come."""
+    # When several are overdue only the latest is sent: the missed ones are old news.
     step = milestone.rule.steps[index]
     reminder = find_reminder(state, milestone, index)
     if step.repeat_every is None or reminder.acknowledged:

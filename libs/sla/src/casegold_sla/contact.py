@@ -12,9 +12,9 @@ Window = tuple[int, int]
 def next_contact_time(
     window: Window | str, tz: str, holidays: Iterable[date], instant: datetime
 ) -> datetime:
-    """The instant itself if it lies in the daily contact window of zone `tz` on a day that is
-    not a holiday, else the window's next opening; `window` is `09:00-20:00` or local seconds.
-    A window that runs overnight (`20:00-08:00`) belongs to the day it opens on."""
+    """The instant if inside the daily window (zone `tz`, not a holiday), else its next opening."""
+    # `window` is `09:00-20:00` or local seconds; an overnight window (`20:00-08:00`) belongs
+    # to the day it opens on, like any overnight shift.
     bounds = parse_hours(window) if isinstance(window, str) else window
     calendar = _window_calendar(bounds, tz, frozenset(holidays))
     return next_open(calendar, instant)

@@ -14,11 +14,9 @@ _NEVER = datetime.max.replace(tzinfo=UTC)
 
 
 def decide(state: CaseState, now: datetime) -> Decision:
-    """The steps due at `now`, the next instant to look again, and the state that records them.
-
-    Deciding again on `Decision.state` at the same `now` yields nothing new. When nothing
-    fired, `Decision.state` is `state` itself (no write needed).
-    """
+    """The steps due at `now`, the next instant to look again, and the state that records them."""
+    # Deciding again on `Decision.state` at the same `now` yields nothing new; when nothing
+    # fired, `Decision.state` is `state` itself, so the caller can skip a write.
     return decide_us(state, to_us(now))
 
 
@@ -67,11 +65,9 @@ def plan(state: CaseState, now: datetime) -> tuple[PlannedStep, ...]:
 
 
 def clocks(state: CaseState, now: datetime) -> tuple[ClockView, ...]:
-    """The running business-time clocks: target, elapsed, due instant and whether breached.
-
-    `due_at` is None while paused, and for a clock that breached before the last pause (the
-    core keeps no pause history); `breached` is always known.
-    """
+    """The running business-time clocks: target, elapsed, due instant and whether breached."""
+    # `due_at` is None while paused, and for a clock that breached before the last pause: the
+    # core keeps no pause history (decision 0012). `breached` is always known.
     now_us = to_us(now)
     reading = odometer(state, now_us)
     views = []

@@ -80,12 +80,10 @@ class Ladder:
     steps: tuple[LadderStep, ...]
 
     def resolve(self, target: int, *, sensitive: bool, start_tier: int = 0) -> tuple[StepRule, ...]:
-        """Return the steps with offsets for `target`, ordered by offset.
-
-        With `start_tier` > 0 (special periods) the steps below that tier are dropped and the
-        lowest remaining tier moves up to the earliest dropped step's point: with the default
-        ladder, tier_1 fires where the warning would have. Offsets never decrease with the tier.
-        """
+        """Return the steps with offsets for `target`, ordered by offset."""
+        # With `start_tier` > 0 (special periods) the steps below that tier are dropped and
+        # the lowest remaining tier moves up to the earliest dropped step's point: with the
+        # default ladder, tier_1 fires where the warning would have (decision 0013).
         offsets = [step.at.resolve(target, step.minimum) for step in self.steps]
         kept = [i for i, step in enumerate(self.steps) if STEP_TIERS[step.step] >= start_tier]
         dropped = [offsets[i] for i, step in enumerate(self.steps) if i not in kept]

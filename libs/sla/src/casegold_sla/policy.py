@@ -142,12 +142,10 @@ class FollowUpSettings:
 
 
 class CasePolicy:
-    """The policy frozen into a case at case_opened: shared by every case with the same inputs.
+    """The policy frozen into a case at case_opened: shared by every case with the same inputs."""
 
-    It is immutable; its rules are resolved lazily and cached, so a million cases hold one
-    pointer each. `milestone_cache` interns milestone records that every case shares.
-    """
-
+    # Immutable; rules are resolved lazily and cached, so a million cases hold one pointer
+    # each, and `milestone_cache` interns the milestone records cases share (decision 0015).
     __slots__ = ("_rules", "milestone_cache", "name", "period", "policy", "sensitive", "set")
 
     def __init__(

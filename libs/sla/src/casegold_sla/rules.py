@@ -22,20 +22,17 @@ class StepRule:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class MilestoneRule:
-    """The frozen rule of one milestone: its target and its ladder resolved against it.
-
-    `kind` and `qualifier` rebuild the rule from a policy snapshot (e.g. `first_response`, `P2`).
-    A wall-clock rule counts real time from an instant (promises, immediate escalations); the
-    others count business time of the case's calendar. An ephemeral rule is dropped from the
-    case once all its steps fired (immediate escalations have nothing to be met).
-    """
+    """The frozen rule of one milestone: its target and its ladder resolved against it."""
 
     name: str
+    # Rebuild the rule from a policy snapshot, e.g. (`first_response`, `P2`), (`promise`, id).
     kind: str
     qualifier: str
     target: int
     steps: tuple[StepRule, ...]
+    # Promises and immediate escalations count real time from an instant, not business time.
     wall_clock: bool = False
+    # Immediate escalations have nothing to be met: they leave the case once fired.
     ephemeral: bool = False
 
     # Whether any step sends repeat reminders (derived, so decide need not look).

@@ -33,15 +33,13 @@ UNRESOLVED: Final = ACTIVE | {AWAITING_CUSTOMER}
 
 @dataclass(frozen=True, slots=True)
 class Milestone:
-    """A running milestone: its frozen rule, cycle, start and the cursor of its next step.
-
-    `start` is the odometer reading at which the clock started (business time), or for a
-    wall-clock rule the instant its offsets count from. Steps before `cursor` have fired.
-    """
+    """A running milestone: its frozen rule, cycle, start and the cursor of its next step."""
 
     rule: MilestoneRule
     cycle: int
+    # The odometer reading the clock started at; for a wall-clock rule, an instant.
     start: int
+    # Steps before the cursor have fired.
     cursor: int = 0
 
     @property
