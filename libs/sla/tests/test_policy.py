@@ -287,3 +287,28 @@ def test_minimal_policy_loads() -> None:
     assert policies.default.name == "standard"
     assert policies.dealer is None
     assert len(policies.version) == 16
+
+
+def test_default_priority_rules(default_policy: PolicySet) -> None:
+    def priority(**fields: Any) -> str:
+        base: dict[str, Any] = {
+            "category": "product", "channel": "ivr", "dealer_id": None, "sensitive": False,
+        }  # fmt: skip
+        return default_policy.default_priority(**{**base, **fields})
+
+    assert priority() == "P3"
+    assert priority(sensitive=True) == "P2"
+    rules = MINIMAL.replace(
+        "special_periods: []",
+        "special_periods: []\npriority_rules:\n"
+        "  - {match: {category: billing, channel: [phone, web]}, priority: P4}\n"
+        "  - {match: {dealer: [D1]}, priority: P1}\ndefault_priority: P2",
+    )
+    policies = load_policy_text(rules)
+    base: dict[str, Any] = {"category": "billing", "channel": "web", "dealer_id": "D1"}
+    assert policies.default_priority(**base, sensitive=False) == "P4"
+    assert policies.default_priority(**{**base, "channel": "ivr"}, sensitive=False) == "P1"
+    assert (
+        policies.default_priority(**{**base, "dealer_id": None, "channel": "ivr"}, sensitive=False)
+        == "P2"
+    )

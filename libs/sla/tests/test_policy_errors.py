@@ -138,6 +138,12 @@ default_policy"""
             "unknown calendar 'nowhere'",
         ),
         (
+            "special_periods: []",
+            "special_periods: []\npriority_rules: [{match: {priority: P1}, priority: P2}]",
+            "priority_rules[0].match",
+            "cannot match on priority",
+        ),
+        (
             "repeat_complainant: {cases: 2, within: 30d}",
             "repeat_complainant: {cases: 1, within: 30d}",
             "repeat_complainant.cases",

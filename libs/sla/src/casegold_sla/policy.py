@@ -229,6 +229,8 @@ class PolicySet:
     sensitive_keywords: tuple[str, ...] = ()
     special_periods: tuple[SpecialPeriod, ...] = ()
     dealer: DealerMilestones | None = None
+    priority_rules: tuple[tuple[Match, str], ...] = ()
+    fallback_priority: str = "P3"
     _frozen: dict[tuple[str, str | None, bool], CasePolicy] = field(default_factory=dict)
 
     def select(
@@ -245,6 +247,21 @@ class PolicySet:
             ):
                 return policy
         return self.default
+
+    def default_priority(
+        self, *, category: str, channel: str, dealer_id: str | None, sensitive: bool
+    ) -> str:
+        """The priority of a case that came without one: first matching rule, else the default."""
+        for match, priority in self.priority_rules:
+            if match.matches(
+                priority="",
+                category=category,
+                channel=channel,
+                dealer_id=dealer_id,
+                sensitive=sensitive,
+            ):
+                return priority
+        return self.fallback_priority
 
     def special_period_at(self, instant: int) -> SpecialPeriod | None:
         """The first special period containing the instant, if any."""

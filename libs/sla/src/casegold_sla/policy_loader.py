@@ -195,6 +195,10 @@ class _Compiler:
                 for period in spec.special_periods
             ),
             dealer=dealer,
+            priority_rules=tuple(
+                (_match(rule.match) or Match(), rule.priority) for rule in spec.priority_rules
+            ),
+            fallback_priority=spec.default_priority,
         )
 
     def calendar(self, name: str, spec: CalendarSpec) -> Calendar:

@@ -198,6 +198,20 @@ class MatchSpec(Spec):
     sensitive: bool | None = None
 
 
+class PriorityRuleSpec(Spec):
+    """A default-priority rule: cases matching `match` get `priority` when intake has none."""
+
+    match: MatchSpec
+    priority: PriorityName
+
+    @field_validator("match")
+    @classmethod
+    def _no_priority(cls, match: MatchSpec) -> MatchSpec:
+        if match.priority is not None:
+            raise ValueError("a default-priority rule cannot match on priority")
+        return match
+
+
 class PolicySpec(Spec):
     """One policy."""
 
@@ -316,6 +330,8 @@ class PolicyFileSpec(Spec):
     ladders: dict[str, LadderSpec] = Field(min_length=1)
     policies: list[PolicySpec] = Field(min_length=1)
     default_policy: str
+    priority_rules: list[PriorityRuleSpec] = []
+    default_priority: PriorityName = "P3"
     dealer_milestones: DealerSpec | None = None
     immediate: ImmediateSpec
     special_periods: list[SpecialPeriodSpec] = []
