@@ -12,17 +12,17 @@ from casegold_contracts import ESCALATIONS, CommandRejected, EscalationRaised, p
 from casegold_contracts.builders import DEFAULT_TIME, make_case_opened, make_event
 from casegold_escalation.processor import CaseProcessor, Outcome
 from casegold_escalation.records import next_check_of
-from casegold_escalation.settings import CUSTOMERS_TOPIC
 from casegold_sla import PolicyRegistry, load_policy
 from tests.support import repo_root
 
 T0 = DEFAULT_TIME
+CUSTOMERS_TOPIC = "test.customers"
 
 
 @pytest.fixture
 def processor() -> CaseProcessor:
     policy = load_policy(Path(repo_root(), "deploy", "policy", "fast.yaml"))
-    return CaseProcessor(PolicyRegistry(policy))
+    return CaseProcessor(PolicyRegistry(policy), CUSTOMERS_TOPIC)
 
 
 def fired(outcome: Outcome) -> list[EscalationRaised]:

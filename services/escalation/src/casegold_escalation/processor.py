@@ -27,7 +27,6 @@ from casegold_contracts import (
     message_key,
 )
 from casegold_escalation.records import CustomerCase, decode_case, encode_case
-from casegold_escalation.settings import CUSTOMERS_TOPIC
 from casegold_sla import (
     CaseState,
     Decision,
@@ -64,13 +63,15 @@ class Outcome:
     rejection: Rejection | None = None
     opened: bool = False
     closed: bool = False
+    priority: str | None = None
 
 
 class CaseProcessor:
     """Applies events and ticks to stored case records through the SLA core."""
 
-    def __init__(self, registry: PolicyRegistry) -> None:
+    def __init__(self, registry: PolicyRegistry, customers_topic: str) -> None:
         self.registry = registry
+        self.customers_topic = customers_topic
 
     def on_event(self, stored: bytes | None, event: Event, now: datetime) -> Outcome:
         """Apply a case event, then fire what is due at now (immediate escalations among them)."""
@@ -92,7 +93,7 @@ class CaseProcessor:
                 event.payload.customer_key, event.case_id, to_us(event.occurred_at)
             )
             outcome.messages.append(
-                Message(CUSTOMERS_TOPIC, customer.customer_key.encode(), customer.encode())
+                Message(self.customers_topic, customer.customer_key.encode(), customer.encode())
             )
         return outcome
 
@@ -109,6 +110,7 @@ class CaseProcessor:
             decision.next_check_us,
             escalations=decision.escalations,
             closed=decision.state.status == "closed",
+            priority=decision.state.priority,
         )
         outcome.messages.extend(_escalation_messages(decision, now))
         return outcome

@@ -28,14 +28,27 @@ class EscalationSettings(BaseSettings):
     rocksdb_write_buffer_mb: int = Field(8, ge=1, le=1024)
     rocksdb_block_cache_mb: int = Field(16, ge=1, le=4096)
     log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+    start_from: str = Field(
+        "earliest",
+        pattern=r"^(earliest|latest)$",
+        description="where a new consumer group starts reading complaints.case-events",
+    )
 
     @property
     def worker_dir(self) -> Path:
         return self.data_dir / self.worker_name
 
+    # Internal topics belong to the app id, so two deployments on one broker never mix. Ticks
+    # and customers are created with the platform's partition count: co-partitioned with
+    # complaints.case-events.
+    @property
+    def ticks_topic(self) -> str:
+        return f"{self.app_id}.ticks"
 
-# Internal topics of the escalation service; created with the platform's partition count
-# (ticks and customers) so they are co-partitioned with complaints.case-events.
-TICKS_TOPIC = "casegold-escalation.ticks"
-CUSTOMERS_TOPIC = "casegold-escalation.customers"
-POLICIES_TOPIC = "casegold-escalation.policies"
+    @property
+    def customers_topic(self) -> str:
+        return f"{self.app_id}.customers"
+
+    @property
+    def policies_topic(self) -> str:
+        return f"{self.app_id}.policies"

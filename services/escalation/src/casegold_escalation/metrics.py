@@ -1,0 +1,74 @@
+"""Prometheus metrics of the escalation worker (labels bounded: never a case id or phone)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+FIRE_LAG = Histogram(
+    "casegold_escalation_fire_lag_seconds",
+    "Seconds between a step's due instant and the moment it was sent (fired - due).",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 2.0, 5.0, 15.0, 60.0, 300.0, 3600.0),
+    registry=REGISTRY,
+)
+ESCALATIONS = Counter(
+    "casegold_escalations_total",
+    "Escalation steps fired, one per step (not per recipient).",
+    ["tier", "reason"],
+    registry=REGISTRY,
+)
+BREACHES = Counter(
+    "casegold_sla_breaches_total",
+    "Milestones that reached their breach instant (the tier 1 step of an SLA milestone).",
+    ["milestone", "priority"],
+    registry=REGISTRY,
+)
+EVENTS = Counter(
+    "casegold_escalation_events_total",
+    "Case events applied by this worker, by outcome.",
+    ["outcome"],
+    registry=REGISTRY,
+)
+REJECTED = Counter(
+    "casegold_events_rejected_total",
+    "Commands the state machine refused, by reason.",
+    ["reason"],
+    registry=REGISTRY,
+)
+UNDECODABLE = Counter(
+    "casegold_escalation_undecodable_total",
+    "Messages skipped because they could not be decoded, by reason.",
+    ["reason"],
+    registry=REGISTRY,
+)
+FAILURES = Counter(
+    "casegold_escalation_failures_total",
+    "Messages skipped because processing them raised (poison messages), by stage.",
+    ["stage"],
+    registry=REGISTRY,
+)
+TICKS = Counter(
+    "casegold_escalation_ticks_total", "Ticks sent by the timer loop.", registry=REGISTRY
+)
+OPEN_CASES = Gauge(
+    "casegold_escalation_open_cases",
+    "Cases with a running clock in this worker's due index.",
+    registry=REGISTRY,
+)
+TIMERS_PENDING = Gauge(
+    "casegold_escalation_timers_pending",
+    "Cases whose next check is already due but not yet applied.",
+    registry=REGISTRY,
+)
+RECOVERING = Gauge(
+    "casegold_escalation_recovery_in_progress",
+    "1 while tables recover or the due index is rebuilt, else 0.",
+    registry=REGISTRY,
+)
+INDEX_REBUILD = Histogram(
+    "casegold_escalation_index_rebuild_seconds",
+    "Seconds to rebuild the due index for newly assigned partitions.",
+    buckets=(0.01, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 120),
+    registry=REGISTRY,
+)
