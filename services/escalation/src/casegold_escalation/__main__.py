@@ -26,9 +26,7 @@ def internal_topics(settings: EscalationSettings, kafka: KafkaSettings) -> list[
     return [
         TopicSpec(settings.ticks_topic, kafka.partitions, kafka.replication_factor, short),
         TopicSpec(settings.customers_topic, kafka.partitions, kafka.replication_factor, short),
-        TopicSpec(
-            settings.policies_topic, 1, kafka.replication_factor, (("cleanup.policy", "compact"),)
-        ),
+        TopicSpec(settings.policies_topic, 1, kafka.replication_factor, compact),
     ]
 
 
