@@ -1,0 +1,256 @@
+"""HTTP routes of the intake service (SPEC §6): thin — decode, call the builders, submit."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any, Final
+from uuid import UUID
+
+from fastapi import APIRouter, Body, Depends, Header, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials
+
+from casegold_intake.auth import AuthError, Principal, authenticate, bearer, require
+from casegold_intake.cases import (
+    InvalidField,
+    check_category,
+    command_event,
+    fingerprint,
+    ids_for,
+    open_case,
+    open_mention_case,
+)
+from casegold_intake.commands import COMMAND_ROLES, MANAGER_ONLY, Command
+from casegold_intake.models import (
+    CaseAccepted,
+    CaseRequest,
+    CommandAccepted,
+    Health,
+    MentionRequest,
+    Problem,
+    ValidationProblem,
+)
+from casegold_intake.runtime import Runtime
+
+KEY_PATTERN: Final = r"^[\x21-\x7e]{1,200}$"
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        pattern=KEY_PATTERN,
+        description="1–200 visible ASCII characters; required for the ivr role",
+    ),
+]
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {"model": Problem, "description": description}
+
+
+WRITE_ERRORS: Final[dict[int | str, dict[str, Any]]] = {
+    401: _problem("missing or unknown API key"),
+    403: _problem("the key's role may not call this endpoint"),
+    409: _problem("the Idempotency-Key was used with a different request"),
+    413: _problem("the body is larger than the limit (default 64 KiB)"),
+    415: _problem("the body is not JSON"),
+    422: {"model": ValidationProblem, "description": "invalid fields, each with the reason"},
+    503: {
+        "model": Problem,
+        "description": "Kafka or PostgreSQL could not take the write; nothing was written",
+        "headers": {"Retry-After": {"description": "seconds", "schema": {"type": "integer"}}},
+    },
+}
+
+CaseWriter = Annotated[Principal, Depends(require("ivr", "agent"))]
+MentionWriter = Annotated[Principal, Depends(require("ivr", "monitor"))]
+CommandWriter = Annotated[Principal, Depends(require(*COMMAND_ROLES))]
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+CASE_REPLIES: Final[dict[int | str, dict[str, Any]]] = {
+    200: {"model": CaseAccepted, "description": "replay of a known Idempotency-Key"},
+    **WRITE_ERRORS,
+}
+
+router = APIRouter()
+
+
+def runtime(request: Request) -> Runtime:
+    """The running service's parts."""
+    current: Runtime = request.app.state.runtime
+    return current
+
+
+def _idempotency_key(principal: Principal, key: str | None) -> str | None:
+    if key is None and principal.role == "ivr":
+        raise InvalidField(("header", "Idempotency-Key"), "required for the ivr role", "missing")
+    return key
+
+
+def _json(body: bytes, status: int) -> Response:
+    return Response(body, status_code=status, media_type="application/json")
+
+
+@router.post(
+    "/v1/cases",
+    status_code=201,
+    response_model=CaseAccepted,
+    responses=CASE_REPLIES,
+    summary="Open a case",
+)
+async def post_case(
+    request: Request,
+    body: CaseRequest,
+    principal: CaseWriter,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Open a complaint case; 201 once durable in Kafka, 200 when replaying a known key."""
+    rt = runtime(request)
+    now = rt.clock()
+    key = _idempotency_key(principal, idempotency_key)
+    check_category(body.category, rt.categories, ("body", "category"))
+    digest = fingerprint("case", body)
+    event, reply = open_case(
+        body,
+        principal=principal,
+        ids=ids_for(principal, key, digest),
+        now=now,
+        policy=rt.policy,
+        salt=rt.salt,
+    )
+    return await _submit_case(rt, principal, key, digest, event, reply)
+
+
+@router.post(
+    "/v1/mentions",
+    status_code=201,
+    response_model=CaseAccepted,
+    responses=CASE_REPLIES,
+    summary="Open a social case from a negative public mention",
+)
+async def post_mention(
+    request: Request,
+    body: MentionRequest,
+    principal: MentionWriter,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Open a `social` case from a mention; sensitive when the policy's keywords match."""
+    rt = runtime(request)
+    now = rt.clock()
+    key = _idempotency_key(principal, idempotency_key)
+    check_category(body.category, rt.categories, ("body", "category"))
+    digest = fingerprint("mention", body)
+    event, reply = open_mention_case(
+        body,
+        principal=principal,
+        ids=ids_for(principal, key, digest),
+        now=now,
+        policy=rt.policy,
+        salt=rt.salt,
+    )
+    return await _submit_case(rt, principal, key, digest, event, reply)
+
+
+async def _submit_case(
+    rt: Runtime, principal: Principal, key: str | None, digest: bytes, event: Any, reply: Any
+) -> Response:
+    outcome = await rt.intake.submit(
+        principal=principal,
+        key=key,
+        digest=digest,
+        event=event,
+        reply=reply,
+        created_status=201,
+        replay_status=200,
+    )
+    if outcome.replayed:
+        rt.metrics.replays.labels("case").inc()
+    else:
+        rt.metrics.cases_opened.labels(reply.channel, reply.category, reply.priority).inc()
+    return _json(outcome.body, outcome.status)
+
+
+@router.post(
+    "/v1/cases/{case_id}/commands",
+    status_code=202,
+    response_model=CommandAccepted,
+    responses=WRITE_ERRORS,
+    summary="Send one command to a case",
+)
+async def post_command(
+    request: Request,
+    case_id: UUID,
+    command: Annotated[Command, Body()],
+    principal: CommandWriter,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Append the command's event; 202 once durable in Kafka (the state machine decides later)."""
+    rt = runtime(request)
+    now = rt.clock()
+    if command.command in MANAGER_ONLY and principal.role != "manager":
+        raise AuthError(403, f"only a manager may {command.command}")
+    digest = fingerprint("command", command, case_id)
+    event, reply = command_event(
+        command,
+        case_id=case_id,
+        principal=principal,
+        ids=ids_for(principal, idempotency_key, digest),
+        now=now,
+    )
+    outcome = await rt.intake.submit(
+        principal=principal,
+        key=idempotency_key,
+        digest=digest,
+        event=event,
+        reply=reply,
+        created_status=202,
+        replay_status=202,
+    )
+    if outcome.replayed:
+        rt.metrics.replays.labels("command").inc()
+    return _json(outcome.body, outcome.status)
+
+
+@router.get("/healthz", response_model=Health, summary="Liveness")
+async def healthz() -> Health:
+    """The process answers."""
+    return Health(status="ok")
+
+
+@router.get(
+    "/readyz",
+    response_model=Health,
+    responses={503: {"model": Health, "description": "a dependency is unreachable"}},
+    summary="Readiness: a Kafka producer is connected and PostgreSQL answers",
+)
+async def readyz(request: Request, response: Response) -> Health:
+    """Ready when Kafka and PostgreSQL answer."""
+    rt = runtime(request)
+    kafka, postgres = await asyncio.gather(rt.intake.publisher.ready(), rt.store_ready())
+    checks = {"kafka": kafka, "postgres": postgres}
+    if all(checks.values()):
+        return Health(status="ok", checks=checks)
+    response.status_code = 503
+    return Health(status="unavailable", checks=checks)
+
+
+async def _metrics_guard(request: Request, credentials: Credentials) -> None:
+    if runtime(request).settings.metrics_public:
+        return
+    if authenticate(request, credentials).role not in ("ops", "monitor"):
+        raise AuthError(403, "metrics are for the ops role")
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={
+        200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "metrics"},
+        401: _problem("metrics are restricted and the key is missing or unknown"),
+        403: _problem("metrics are restricted to the ops role"),
+    },
+    dependencies=[Depends(_metrics_guard)],
+    summary="Prometheus metrics",
+)
+async def metrics(request: Request) -> Response:
+    """Prometheus text exposition."""
+    body, content_type = runtime(request).metrics.exposition()
+    return Response(body, media_type=content_type)

@@ -1,0 +1,136 @@
+"""The FastAPI application: routes, error replies, middleware and the adapters' lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from casegold_intake import api
+from casegold_intake.auth import KeyRing
+from casegold_intake.body import JsonBodyMiddleware
+from casegold_intake.cases import InvalidField
+from casegold_intake.metrics import HttpMetricsMiddleware, IntakeMetrics
+from casegold_intake.policy import SlaPolicy
+from casegold_intake.ports import Unavailable
+from casegold_intake.runtime import NOT_STARTED, AdapterFactory, Clock, Runtime, utc_now
+from casegold_intake.settings import IntakeSettings
+from casegold_intake.submission import Intake, KeyConflict
+
+log = structlog.get_logger("casegold_intake")
+
+DESCRIPTION = """The only write API of Casegold: new cases, commands on cases and public mentions,
+appended to Kafka (`complaints.case-events`, acks=all) before any 2xx.
+
+Authenticate with `Authorization: Bearer <API key>`. Retry a 503 after `Retry-After` seconds
+with the same `Idempotency-Key`: nothing was written."""
+
+
+def create_app(
+    *,
+    settings: IntakeSettings,
+    policy: SlaPolicy,
+    adapters: AdapterFactory,
+    clock: Clock = utc_now,
+) -> FastAPI:
+    """Build the app; the adapters open in its lifespan and close after the last request."""
+    metrics = IntakeMetrics()
+    runtime = Runtime(
+        settings=settings,
+        keyring=KeyRing(settings.key_entries()),
+        policy=policy,
+        metrics=metrics,
+        clock=clock,
+        categories=settings.categories,
+        salt=settings.salt(),
+        intake=Intake(publisher=NOT_STARTED, store=None),
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with adapters(metrics) as opened:
+            runtime.intake = Intake(publisher=opened.publisher, store=opened.store)
+            yield
+            runtime.intake = Intake(publisher=NOT_STARTED, store=None)
+
+    app = FastAPI(
+        title="Casegold intake",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    app.state.keyring = runtime.keyring
+    app.include_router(api.router)
+    _install_error_replies(app, settings)
+    app.add_middleware(JsonBodyMiddleware, limit=settings.body_limit_bytes)
+    # Outermost, so 413/415 answers are counted too.
+    app.add_middleware(HttpMetricsMiddleware, metrics=metrics)
+    return app
+
+
+def _field_problem(error: Any) -> dict[str, Any]:
+    # Never echo `input`: it may hold a phone number, and the client already has it.
+    return {"loc": list(error["loc"]), "msg": error["msg"], "type": error["type"]}
+
+
+def _install_error_replies(app: FastAPI, settings: IntakeSettings) -> None:
+    retry_after = str(settings.retry_after_seconds)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        detail = [_field_problem(error) for error in exc.errors()]
+        log.debug("request rejected", status=422, fields=[d["loc"] for d in detail])
+        return JSONResponse({"detail": detail}, status_code=422)
+
+    @app.exception_handler(InvalidField)
+    async def invalid_field(request: Request, exc: InvalidField) -> JSONResponse:
+        detail = [{"loc": list(exc.loc), "msg": exc.message, "type": exc.kind}]
+        return JSONResponse({"detail": detail}, status_code=422)
+
+    @app.exception_handler(KeyConflict)
+    async def key_conflict(request: Request, exc: KeyConflict) -> JSONResponse:
+        log.info("idempotency key reused with another request", status=409)
+        runtime: Runtime = request.app.state.runtime
+        runtime.metrics.replays.labels("conflict").inc()
+        return JSONResponse(
+            {"detail": "this Idempotency-Key was used with a different request"}, status_code=409
+        )
+
+    @app.exception_handler(Unavailable)
+    async def unavailable(request: Request, exc: Unavailable) -> JSONResponse:
+        log.warning("write refused, dependency unavailable", dependency=exc.reason, error=str(exc))
+        runtime: Runtime = request.app.state.runtime
+        runtime.metrics.unavailable.labels(exc.reason).inc()
+        return JSONResponse(
+            {"detail": f"{exc.reason} unavailable; nothing was written, retry with the same key"},
+            status_code=503,
+            headers={"Retry-After": retry_after},
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse(
+            {"detail": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
+        )
+
+
+def app_from_env() -> FastAPI:
+    """The app as configured by the environment (the uvicorn factory of every worker)."""
+    from casegold_intake.masking import configure_logging
+    from casegold_intake.runtime import real_adapters
+    from casegold_platform.settings import KafkaSettings, PostgresSettings, load
+
+    settings = load(IntakeSettings)
+    configure_logging(settings.log_level)
+    return create_app(
+        settings=settings,
+        policy=SlaPolicy.from_env(),
+        adapters=real_adapters(settings, load(KafkaSettings), load(PostgresSettings)),
+    )

@@ -1,0 +1,81 @@
+"""Bearer API keys: stored as SHA-256 digests, compared in constant time, mapped to a role."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from casegold_intake.settings import ApiKeyEntry, Role
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: the client named in the key list and its role."""
+
+    client: str
+    role: Role
+
+
+class KeyRing:
+    """The configured keys; `identify` never tells, by its timing, which key nearly matched."""
+
+    def __init__(self, entries: Iterable[ApiKeyEntry]) -> None:
+        self._keys = tuple(
+            (bytes.fromhex(entry.sha256), Principal(entry.client, entry.role)) for entry in entries
+        )
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def identify(self, presented: str) -> Principal | None:
+        """The principal of a presented key, or None."""
+        digest = hashlib.sha256(presented.encode("utf-8", "surrogateescape")).digest()
+        found = None
+        # Every stored digest is compared, with no early exit, so timing says nothing.
+        for stored, principal in self._keys:
+            if hmac.compare_digest(stored, digest):
+                found = principal
+        return found
+
+
+class AuthError(HTTPException):
+    """401 or 403 with the bearer challenge."""
+
+    def __init__(self, status_code: int, detail: str) -> None:
+        headers = {"WWW-Authenticate": "Bearer"} if status_code == 401 else None
+        super().__init__(status_code=status_code, detail=detail, headers=headers)
+
+
+bearer = HTTPBearer(auto_error=False, description="an API key issued to a client and role")
+
+
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
+def authenticate(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
+    """The caller's principal; 401 when the key is missing or unknown."""
+    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+        raise AuthError(401, "missing bearer API key")
+    keyring: KeyRing = request.app.state.keyring
+    principal = keyring.identify(credentials.credentials)
+    if principal is None:
+        raise AuthError(401, "unknown API key")
+    return principal
+
+
+def require(*roles: Role) -> Callable[..., Awaitable[Principal]]:
+    """A dependency admitting only the given roles (403 for the others)."""
+
+    async def dependency(request: Request, credentials: Credentials) -> Principal:
+        principal = authenticate(request, credentials)
+        if principal.role not in roles:
+            raise AuthError(403, f"role {principal.role} may not call this endpoint")
+        return principal
+
+    return dependency

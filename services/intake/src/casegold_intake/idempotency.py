@@ -1,0 +1,146 @@
+"""Idempotency-Keys in PostgreSQL: one row per (client, key), held by a row lock per request."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, Final
+
+import asyncpg
+import structlog
+
+from casegold_intake.ports import Claim, KeyRecord, StoreUnavailable
+
+log = structlog.get_logger("casegold_intake")
+
+_INSERT: Final = """
+INSERT INTO idempotency_keys (client_id, key, body_sha256, case_id, event_id, event, reply)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (client_id, key) DO NOTHING
+RETURNING 1
+"""
+# Waits for a concurrent holder of the same key to commit or roll back.
+_LOCK: Final = """
+SELECT body_sha256, event, reply, published_at IS NOT NULL AS published
+FROM idempotency_keys WHERE client_id = $1 AND key = $2
+FOR UPDATE
+"""
+_PUBLISHED: Final = (
+    "UPDATE idempotency_keys SET published_at = now() WHERE client_id = $1 AND key = $2"
+)
+_SWEEP: Final = """
+DELETE FROM idempotency_keys WHERE ctid = ANY(ARRAY(
+    SELECT ctid FROM idempotency_keys
+    WHERE created_at < now() - make_interval(secs => $1) LIMIT $2))
+"""
+_SWEEP_BATCH: Final = 5_000
+
+# Errors that mean "the database could not answer now", as opposed to a bug in a query.
+_TRANSIENT: Final = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.QueryCanceledError,
+    asyncpg.LockNotAvailableError,
+    asyncpg.DeadlockDetectedError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.AdminShutdownError,
+)
+
+
+class _Held:
+    """A key held by this request's transaction."""
+
+    def __init__(self, store: PostgresKeyStore, connection: Any, record: KeyRecord, claim: Claim):
+        self._store = store
+        self._connection = connection
+        self._record = record
+        self.claim = claim
+
+    async def mark_published(self) -> None:
+        await self._store._run(
+            self._connection.execute(_PUBLISHED, self._record.client_id, self._record.key)
+        )
+
+
+class PostgresKeyStore:
+    """The key store on an asyncpg pool; every database wait is bounded by `timeout`."""
+
+    def __init__(self, pool: asyncpg.Pool, timeout: float) -> None:
+        self.pool = pool
+        self.timeout = timeout
+
+    async def _run(self, operation: Any) -> Any:
+        try:
+            return await asyncio.wait_for(operation, self.timeout)
+        except _TRANSIENT as error:
+            raise StoreUnavailable(f"postgres: {type(error).__name__}") from error
+
+    @asynccontextmanager
+    async def hold(self, record: KeyRecord) -> AsyncIterator[_Held]:
+        """Insert the key's row or lock the existing one, for the duration of the block."""
+        connection = await self._run(self.pool.acquire(timeout=self.timeout))
+        try:
+            transaction = connection.transaction()
+            await self._run(transaction.start())
+            try:
+                claim = await self._claim(connection, record)
+                yield _Held(self, connection, record, claim)
+            except BaseException:
+                await self._rollback(transaction)
+                raise
+            await self._run(transaction.commit())
+        finally:
+            await self._release(connection)
+
+    async def _claim(self, connection: Any, r: KeyRecord) -> Claim:
+        args = (r.client_id, r.key, r.body_sha256, r.case_id, r.event_id, r.event, r.reply)
+        if await self._run(connection.fetchval(_INSERT, *args)) is not None:
+            return Claim(fresh=True, conflict=False, published=False, event=r.event, reply=r.reply)
+        row = await self._run(connection.fetchrow(_LOCK, r.client_id, r.key))
+        if row is None:
+            # Swept between the two statements: insert once more; a second miss is a retry.
+            if await self._run(connection.fetchval(_INSERT, *args)) is None:
+                raise StoreUnavailable("postgres: key row vanished and reappeared")
+            return Claim(fresh=True, conflict=False, published=False, event=r.event, reply=r.reply)
+        if bytes(row["body_sha256"]) != r.body_sha256:
+            return Claim(fresh=False, conflict=True, published=False, event=b"", reply=b"")
+        # Rows written before migration 0002 have no stored bytes: use this request's (same body).
+        event = bytes(row["event"]) if row["event"] is not None else r.event
+        reply = bytes(row["reply"]) if row["reply"] is not None else r.reply
+        return Claim(
+            fresh=False, conflict=False, published=bool(row["published"]), event=event, reply=reply
+        )
+
+    async def _rollback(self, transaction: Any) -> None:
+        try:
+            await asyncio.wait_for(transaction.rollback(), self.timeout)
+        except Exception as error:  # the connection is dropped below; the server rolls back
+            log.warning("rollback failed", error=type(error).__name__)
+
+    async def _release(self, connection: Any) -> None:
+        try:
+            await asyncio.wait_for(self.pool.release(connection), self.timeout)
+        except Exception as error:
+            log.warning("connection release failed", error=type(error).__name__)
+            connection.terminate()
+
+    async def ready(self) -> bool:
+        """Whether PostgreSQL answers a trivial query in time."""
+        try:
+            return bool(await self._run(self.pool.fetchval("SELECT 1")))
+        except (StoreUnavailable, asyncpg.PostgresError):
+            return False
+
+    async def sweep(self, retention_seconds: float) -> int:
+        """Delete keys older than the retention, in small batches; returns how many."""
+        total = 0
+        while True:
+            status = await self.pool.execute(_SWEEP, retention_seconds, _SWEEP_BATCH)
+            deleted = int(status.split()[-1])
+            total += deleted
+            if deleted < _SWEEP_BATCH:
+                return total

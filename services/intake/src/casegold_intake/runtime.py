@@ -1,0 +1,138 @@
+"""The running service's parts, and the real adapters (Kafka, PostgreSQL) behind the ports."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import asyncpg
+import structlog
+
+from casegold_contracts import CASE_EVENTS
+from casegold_intake.auth import KeyRing
+from casegold_intake.idempotency import PostgresKeyStore
+from casegold_intake.metrics import IntakeMetrics
+from casegold_intake.policy import SlaPolicy
+from casegold_intake.ports import KeyStore, Publisher, PublishUnavailable
+from casegold_intake.publisher import KafkaPublisher
+from casegold_intake.settings import IntakeSettings
+from casegold_intake.submission import Intake
+from casegold_platform.kafka import durable_producer
+from casegold_platform.postgres import migrate, redact, wait_for_postgres
+from casegold_platform.settings import KafkaSettings, PostgresSettings
+
+log = structlog.get_logger("casegold_intake")
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    """The wall clock; the only place intake reads it (routes call the runtime's clock)."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Adapters:
+    """What the ports are plugged into for one run of the app."""
+
+    publisher: Publisher
+    store: KeyStore | None
+
+
+# Opened by the app's lifespan, closed at shutdown (after uvicorn stopped accepting requests).
+AdapterFactory = Callable[[IntakeMetrics], AbstractAsyncContextManager[Adapters]]
+
+
+@dataclass(slots=True)
+class Runtime:
+    """Everything a route needs; `intake` is set once the lifespan opened the adapters."""
+
+    settings: IntakeSettings
+    keyring: KeyRing
+    policy: SlaPolicy
+    metrics: IntakeMetrics
+    clock: Clock
+    categories: tuple[str, ...]
+    salt: str
+    intake: Intake
+
+    async def store_ready(self) -> bool:
+        """Whether the key store answers (true when the service runs without one)."""
+        store = self.intake.store
+        return True if store is None else await store.ready()
+
+
+class _NotStarted:
+    """Stands in for the adapters before the lifespan ran: every write is a 503."""
+
+    async def publish(self, key: bytes, value: bytes) -> None:
+        raise PublishUnavailable("the service is starting")
+
+    async def ready(self) -> bool:
+        return False
+
+
+NOT_STARTED = _NotStarted()
+
+
+def real_adapters(
+    settings: IntakeSettings,
+    kafka: KafkaSettings,
+    postgres: PostgresSettings,
+    topic: str = CASE_EVENTS,
+) -> AdapterFactory:
+    """Kafka (acks=all, idempotent) and PostgreSQL adapters, opened by the app's lifespan."""
+
+    @asynccontextmanager
+    async def open_adapters(metrics: IntakeMetrics) -> AsyncIterator[Adapters]:
+        await wait_for_postgres(postgres.dsn, timeout=30)
+        if settings.migrate_on_start:
+            applied = await migrate(postgres.dsn)
+            if applied:
+                log.info("migrations applied", versions=applied)
+        pool = await asyncpg.create_pool(
+            postgres.dsn,
+            min_size=postgres.pool_min,
+            max_size=postgres.pool_max,
+            command_timeout=settings.db_timeout_seconds * 4,
+        )
+        assert pool is not None
+        store = PostgresKeyStore(pool, settings.db_timeout_seconds)
+        publisher = KafkaPublisher(
+            lambda: durable_producer(kafka, request_timeout_ms=kafka.request_timeout_ms),
+            topic,
+            settings.send_timeout_seconds,
+            on_retire=lambda reason: metrics.producer_retired.labels(reason).inc(),
+        )
+        await publisher.start(timeout=10)
+        sweeper = asyncio.create_task(_sweep_forever(store, settings))
+        log.info("intake adapters open", postgres=redact(postgres.dsn), kafka=kafka.bootstrap)
+        try:
+            yield Adapters(publisher=publisher, store=store)
+        finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+            # Requests have drained (uvicorn stops accepting first): flush, then close.
+            await publisher.close(timeout=settings.shutdown_grace_seconds)
+            await pool.close()
+            log.info("intake adapters closed")
+
+    return open_adapters
+
+
+async def _sweep_forever(store: PostgresKeyStore, settings: IntakeSettings) -> None:
+    retention = settings.idempotency_retention_hours * 3600
+    while True:
+        await asyncio.sleep(settings.sweep_interval_seconds)
+        try:
+            deleted = await store.sweep(retention)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            log.warning("idempotency sweep failed", error=type(error).__name__)
+            continue
+        if deleted:
+            log.info("idempotency keys swept", deleted=deleted)

@@ -1,0 +1,175 @@
+"""Test helpers: fakes at the ports, a small policy, request builders and the dev keys."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from casegold_intake.metrics import IntakeMetrics
+from casegold_intake.policy import SlaPolicy
+from casegold_intake.ports import Claim, KeyRecord, PublishUnavailable, StoreUnavailable
+from casegold_intake.runtime import AdapterFactory, Adapters
+from casegold_intake.settings import IntakeSettings
+from casegold_sla.policy_loader import load_policy_text
+
+IVR: Final = {"Authorization": "Bearer dev-ivr-key"}
+AGENT: Final = {"Authorization": "Bearer dev-agent-key"}
+MANAGER: Final = {"Authorization": "Bearer dev-manager-key"}
+MONITOR: Final = {"Authorization": "Bearer dev-monitor-key"}
+OPS: Final = {"Authorization": "Bearer dev-ops-key"}
+FIXED_NOW: Final = datetime(2025, 6, 2, 9, 0, tzinfo=UTC)
+
+# SPEC §3's default targets on a 24x7 calendar, so due times are plain additions.
+SMALL_POLICY: Final = """
+version: 1
+timezone: Asia/Shanghai
+calendars: {24x7: {always_open: true}}
+ladders:
+  standard:
+    steps:
+      - {step: warning, at: 75%, audience: owner}
+      - {step: tier_1, at: breach, audience: team_lead}
+policies:
+  - name: standard
+    ladder: standard
+    targets:
+      first_response: {P1: 1h, P2: 4h, P3: 12h, P4: 24h}
+      solution_agreed: {P1: 1d, P2: 2d, P3: 5d, P4: 5d}
+      resolution: {P1: 3d, P2: 7d, P3: 15d, P4: 15d}
+default_policy: standard
+immediate:
+  sensitive: {step: tier_2, audience: department_manager}
+  repeat_complainant: {step: tier_1, audience: team_lead}
+  reopened: {step: tier_1, audience: team_lead}
+  broken_promise: {step: tier_1, audience: team_lead}
+sensitive_keywords: [记者, 媒体, 曝光, 律师, "12315", journalist, lawyer, regulator]
+repeat_complainant: {cases: 2, within: 30d}
+follow_up:
+  revisit_delay: 48h
+  contact_window: "09:00-20:00"
+  callback_lead_time: 15m
+  callback_lease: 10m
+  unreachable_attempts: 3
+  unreachable_retry_interval: 4h
+"""
+
+
+def small_policy() -> SlaPolicy:
+    """The small policy above."""
+    return SlaPolicy(load_policy_text(SMALL_POLICY, "<test policy>"))
+
+
+def dev_settings(**overrides: Any) -> IntakeSettings:
+    """Settings with the documented dev keys and no environment surprises."""
+    fields: dict[str, Any] = {"dev_keys": True, "migrate_on_start": False, **overrides}
+    return IntakeSettings(**fields)
+
+
+def fixed_clock(at: datetime = FIXED_NOW) -> Callable[[], datetime]:
+    """A clock that always says `at`."""
+    return lambda: at
+
+
+def case_body(**overrides: Any) -> dict[str, Any]:
+    """A valid POST /v1/cases body."""
+    body: dict[str, Any] = {
+        "external_ref": "call-0001",
+        "channel": "ivr",
+        "customer": {"phone": "+86 138-0013-8000", "name": "Li Wei", "timezone": "Asia/Shanghai"},
+        "category": "product",
+        "summary": "Washing machine leaks after repair",
+        "description": "Water on the floor after every wash.",
+    }
+    return {**body, **overrides}
+
+
+def mention_body(**overrides: Any) -> dict[str, Any]:
+    """A valid POST /v1/mentions body."""
+    body: dict[str, Any] = {
+        "source_url": "https://weibo.example/post/1",
+        "text": "Three weeks and still no fix",
+        "keywords": ["casegold-brand"],
+        "reach": 1200,
+        "customer": {"phone": "13800138000"},
+    }
+    return {**body, **overrides}
+
+
+class FakePublisher:
+    """Records what would be published; `down` makes every publish a 503."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[bytes, bytes]] = []
+        self.down = False
+        self.delay = 0.0
+
+    async def publish(self, key: bytes, value: bytes) -> None:
+        if self.down:
+            raise PublishUnavailable("fake broker down")
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        self.sent.append((key, value))
+
+    async def ready(self) -> bool:
+        return not self.down
+
+
+@dataclass
+class _Row:
+    record: KeyRecord
+    published: bool = False
+
+
+class _MemoryHeld:
+    def __init__(self, row: _Row, claim: Claim) -> None:
+        self.row = row
+        self.claim = claim
+        self.marked = False
+
+    async def mark_published(self) -> None:
+        self.marked = True
+
+
+class MemoryKeyStore:
+    """The key store's semantics in memory: one lock per key, rollback on error."""
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, str], _Row] = {}
+        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self.down = False
+
+    @asynccontextmanager
+    async def hold(self, record: KeyRecord) -> AsyncIterator[_MemoryHeld]:
+        if self.down:
+            raise StoreUnavailable("fake database down")
+        ident = (record.client_id, record.key)
+        async with self._locks.setdefault(ident, asyncio.Lock()):
+            row = self.rows.get(ident)
+            if row is None:
+                row = _Row(record)
+                claim = Claim(True, False, False, record.event, record.reply)
+            elif row.record.body_sha256 != record.body_sha256:
+                claim = Claim(False, True, False, b"", b"")
+            else:
+                claim = Claim(False, False, row.published, row.record.event, row.record.reply)
+            held = _MemoryHeld(row, claim)
+            yield held  # an exception here leaves `rows` untouched: the rollback
+            self.rows[ident] = row
+            row.published = row.published or held.marked
+
+    async def ready(self) -> bool:
+        return not self.down
+
+
+def fake_adapters(publisher: FakePublisher, store: MemoryKeyStore | None) -> AdapterFactory:
+    """Adapters for API tests: the given fakes."""
+
+    @asynccontextmanager
+    async def open_adapters(metrics: IntakeMetrics) -> AsyncIterator[Adapters]:
+        yield Adapters(publisher=publisher, store=store)
+
+    return open_adapters
