@@ -12,7 +12,7 @@ import structlog
 from casegold_platform.logging import configure
 
 # 7+ digits with the separators people type; not inside a word, so ids and ISO times survive.
-_PHONE: Final = re.compile(r"(?<![\w-])\+?\d[\d \-().]{5,}\d(?![\w-])")
+_PHONE: Final = re.compile(r"(?<![\w-])[+(]?\d[\d \-().]{5,}\d(?![\w-])")
 
 
 def _mask_match(match: re.Match[str]) -> str:

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from casegold_intake.metrics import IntakeMetrics
 from casegold_intake.policy import SlaPolicy
@@ -15,6 +15,10 @@ from casegold_intake.ports import Claim, KeyRecord, PublishUnavailable, StoreUna
 from casegold_intake.runtime import AdapterFactory, Adapters
 from casegold_intake.settings import IntakeSettings
 from casegold_sla.policy_loader import load_policy_text
+
+if TYPE_CHECKING:
+    import httpx
+    from fastapi import FastAPI
 
 IVR: Final = {"Authorization": "Bearer dev-ivr-key"}
 AGENT: Final = {"Authorization": "Bearer dev-agent-key"}
@@ -173,3 +177,34 @@ def fake_adapters(publisher: FakePublisher, store: MemoryKeyStore | None) -> Ada
         yield Adapters(publisher=publisher, store=store)
 
     return open_adapters
+
+
+@dataclass
+class Api:
+    """A running app, its client and the fakes behind it."""
+
+    app: FastAPI
+    client: httpx.AsyncClient
+    publisher: FakePublisher
+    store: MemoryKeyStore
+
+
+@asynccontextmanager
+async def running_api(**settings: Any) -> AsyncIterator[Api]:
+    """The real app with fakes at the ports, over httpx's ASGI transport (lifespan run)."""
+    import httpx
+    from asgi_lifespan import LifespanManager
+
+    from casegold_intake.app import create_app
+
+    publisher, store = FakePublisher(), MemoryKeyStore()
+    app = create_app(
+        settings=dev_settings(**settings),
+        policy=small_policy(),
+        adapters=fake_adapters(publisher, store),
+        clock=fixed_clock(),
+    )
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://intake") as client:
+            yield Api(app, client, publisher, store)
