@@ -72,3 +72,8 @@ INDEX_REBUILD = Histogram(
     buckets=(0.01, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 120),
     registry=REGISTRY,
 )
+RESEND_SKIPPED = Counter(
+    "casegold_escalation_resend_skipped_total",
+    "Notices not sent again because a previous owner of the partition had already sent them.",
+    registry=REGISTRY,
+)

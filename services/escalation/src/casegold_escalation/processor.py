@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from uuid import UUID
 
 from casegold_contracts import (
     CASE_EVENTS,
@@ -50,6 +51,8 @@ class Message:
     topic: str
     key: bytes
     value: bytes
+    # Set on escalation notices: the id a restarted worker looks for to not send one twice.
+    notice_id: UUID | None = None
 
 
 @dataclass(slots=True)
@@ -155,7 +158,7 @@ def _escalation_messages(decision: Decision, now: datetime) -> list[Message]:
                     case=snapshot,
                 ),
             )
-            messages.append(Message(ESCALATIONS, message_key(event), dump(event)))
+            messages.append(Message(ESCALATIONS, message_key(event), dump(event), event.event_id))
     return messages
 
 

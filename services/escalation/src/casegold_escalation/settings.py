@@ -27,12 +27,10 @@ class EscalationSettings(BaseSettings):
     tick_retry: float = Field(5.0, gt=0, le=3600, description="re-tick a case after this many s")
     rocksdb_write_buffer_mb: int = Field(8, ge=1, le=1024)
     rocksdb_block_cache_mb: int = Field(16, ge=1, le=4096)
-    log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
-    start_from: str = Field(
-        "earliest",
-        pattern=r"^(earliest|latest)$",
-        description="where a new consumer group starts reading complaints.case-events",
+    resend_guard_seconds: float = Field(
+        300.0, ge=0, le=86_400, description="look-back on escalations when taking a partition"
     )
+    log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
 
     @property
     def worker_dir(self) -> Path:

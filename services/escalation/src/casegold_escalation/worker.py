@@ -31,6 +31,7 @@ from casegold_escalation import metrics
 from casegold_escalation.due_index import DueIndex
 from casegold_escalation.policies import PolicyStore
 from casegold_escalation.processor import CaseProcessor, Message, Outcome, repeat_detected
+from casegold_escalation.recent import RecentlySent
 from casegold_escalation.records import CustomerCase, Tick, next_check_of
 from casegold_escalation.settings import EscalationSettings
 from casegold_platform.settings import KafkaSettings
@@ -62,6 +63,7 @@ class EscalationWorker:
         self.clock = clock
         self.processor = CaseProcessor(policies.registry, settings.customers_topic)
         self.index = DueIndex()
+        self.recent = RecentlySent(kafka, settings.resend_guard_seconds)
         self.indexed_partitions: set[int] = set()
         self.ready = False
         partitions = kafka.partitions
@@ -83,7 +85,7 @@ class EscalationWorker:
             topic_replication_factor=kafka.replication_factor,
             processing_guarantee="at_least_once",
             table_standby_replicas=0,
-            consumer_auto_offset_reset=settings.start_from,
+            consumer_auto_offset_reset="earliest",
             broker_max_poll_records=2000,
             stream_buffer_maxsize=8192,
             producer_linger_ms=2,
@@ -177,6 +179,17 @@ class EscalationWorker:
 
     async def _commit(self, partition: int, key: bytes, outcome: Outcome) -> None:
         """Send, wait for the acknowledgements, then store: never the other way round."""
+        if any(m.notice_id for m in outcome.messages):
+            if not self.recent.loaded(partition):
+                await self.recent.load(partition)
+            skipped = [
+                m
+                for m in outcome.messages
+                if m.notice_id and self.recent.contains(partition, m.notice_id)
+            ]
+            if skipped:
+                metrics.RESEND_SKIPPED.inc(len(skipped))
+                outcome.messages = [m for m in outcome.messages if m not in skipped]
         await self._send_all(outcome.messages)
         fired_at = self.clock()
         for escalation in outcome.escalations:
@@ -278,6 +291,7 @@ class EscalationWorker:
         }
         revoked = self.indexed_partitions - assigned
         if revoked:
+            self.recent.forget(revoked)
             dropped = self.index.drop_partitions(revoked)
             log.info("due index dropped partitions", partitions=sorted(revoked), cases=dropped)
         added = sorted(assigned - self.indexed_partitions)
@@ -287,6 +301,7 @@ class EscalationWorker:
             count = 0
             store: Any = self.cases.data
             for partition in added:
+                await self.recent.load(partition)
                 db = store._db_for_partition(partition)
                 for key, value in store._visible_items(db):
                     self.index.schedule(partition, key, next_check_of(value))

@@ -1,0 +1,190 @@
+"""The escalation worker, as a real process on the real broker, with second-scale targets.
+
+deploy/policy/fast.yaml: P1 first response 4 s (warning 3 s, tier 1 4 s, tier 2 6 s, tier 3
+8 s); P2 first response 8 s (warning 6 s, tier 1 8 s, tier 2 10 s, tier 3 16 s); 24x7.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from uuid import UUID, uuid4
+
+import pytest
+
+from casegold_contracts import EscalationRaised, escalation_id
+from casegold_contracts.builders import make_case_opened, make_event
+from casegold_platform.settings import KafkaSettings
+from tests.support.escalation import EscalationProcess, EscalationReader, publish, skip_history
+
+pytestmark = pytest.mark.integration
+
+STEPS = ("warning", "tier_1", "tier_2", "tier_3")
+# Seconds from opening to each first-response step, per priority, on the fast policy.
+LADDER = {"P1": (3, 4, 6, 8), "P2": (6, 8, 10, 16)}
+# A step is "on time" when it is sent within this many seconds of its due instant.
+ON_TIME = 1.5
+
+
+@pytest.fixture
+async def worker(
+    tmp_path: Path, unique: str, kafka_settings: KafkaSettings
+) -> AsyncIterator[EscalationProcess]:
+    process = EscalationProcess(f"test-escalation-{unique}", "w1", tmp_path)
+    await skip_history(kafka_settings, process.app_id)
+    process.start()
+    try:
+        process.wait_ready()
+        yield process
+    finally:
+        process.stop()
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def first_response(events: list[EscalationRaised], case_id: UUID) -> list[EscalationRaised]:
+    return [e for e in events if e.case_id == case_id and e.payload.milestone == "first_response"]
+
+
+def expected_ids(cases: dict[UUID, str]) -> set[UUID]:
+    return {escalation_id(case, "first_response", 1, step) for case in cases for step in STEPS}
+
+
+def all_first_response_steps(cases: dict[UUID, str]) -> Callable[[list[EscalationRaised]], bool]:
+    wanted = expected_ids(cases)
+
+    def done(events: list[EscalationRaised]) -> bool:
+        return wanted <= {e.payload.escalation_id for e in events}
+
+    return done
+
+
+async def test_ladder_fires_in_order_once_each_and_on_time_pause_shifts_meeting_cancels(
+    worker: EscalationProcess, kafka_settings: KafkaSettings
+) -> None:
+    ladder, paused, met = uuid4(), uuid4(), uuid4()
+    t0 = now()
+    events = [
+        make_case_opened(case_id=ladder, at=t0, recorded_at=t0, priority="P1"),
+        make_case_opened(case_id=paused, at=t0, recorded_at=t0, priority="P1"),
+        make_event("customer_awaited", case_id=paused, at=t0 + timedelta(seconds=1)),
+        make_event("case_resumed", case_id=paused, at=t0 + timedelta(seconds=3)),
+        make_case_opened(case_id=met, at=t0, recorded_at=t0, priority="P1"),
+        make_event("case_acknowledged", case_id=met, at=t0 + timedelta(seconds=1)),
+    ]
+    async with EscalationReader(kafka_settings) as reader:
+        await publish(kafka_settings, events)
+        seen = await reader.read_until(
+            all_first_response_steps({ladder: "P1", paused: "P1"}),
+            timeout=40,
+            cases={ladder, paused, met},
+        )
+        # The acknowledged case's tier 3 would have been due at 8 s: read on past it.
+        quiet_until = t0 + timedelta(seconds=9.5)
+        seen = await reader.read_until(
+            lambda _: now() >= quiet_until, timeout=20, cases={ladder, paused, met}
+        )
+
+    for case_id, shift in ((ladder, 0), (paused, 2)):
+        fired = first_response(seen, case_id)
+        assert [e.payload.step for e in fired] == list(STEPS), "each step once, in order"
+        for event, seconds in zip(fired, LADDER["P1"], strict=True):
+            # A pause of 2 s moves every later step by exactly 2 s.
+            assert event.payload.due_at == t0 + timedelta(seconds=seconds + shift)
+            lag = (event.payload.fired_at - event.payload.due_at).total_seconds()
+            assert 0 <= lag <= ON_TIME, f"{event.payload.step} sent {lag:.3f} s after due"
+    assert first_response(seen, met) == [], "meeting the milestone cancels its steps"
+
+
+async def test_kill_9_and_restart_fires_every_step_exactly_once(
+    tmp_path: Path, unique: str, kafka_settings: KafkaSettings
+) -> None:
+    worker = EscalationProcess(f"test-escalation-{unique}", "w1", tmp_path)
+    await skip_history(kafka_settings, worker.app_id)
+    worker.start()
+    try:
+        worker.wait_ready()
+        t0 = now()
+        cases = {uuid4(): "P1" if i % 2 else "P2" for i in range(30)}
+        opened = [
+            make_case_opened(case_id=case, at=t0, recorded_at=t0, priority=priority)
+            for case, priority in cases.items()
+        ]
+        async with EscalationReader(kafka_settings) as reader:
+            await publish(kafka_settings, opened)
+            # P1 warnings (3 s) and tier 1 (4 s) fire; then the worker dies mid-ladder.
+            await reader.read_until(
+                lambda events: sum(e.payload.step == "tier_1" for e in events) >= 15,
+                timeout=30,
+                cases=set(cases),
+            )
+            worker.kill_hard()
+            killed_at = now()
+            worker.start()
+            back_at = datetime.fromtimestamp(worker.wait_ready(), UTC)
+            seen = await reader.read_until(
+                all_first_response_steps(cases), timeout=60, cases=set(cases)
+            )
+            # Give late duplicates, if any, a moment to show up before counting.
+            until = now() + timedelta(seconds=4)
+            seen = await reader.read_until(lambda _: now() >= until, timeout=10, cases=set(cases))
+    finally:
+        worker.stop()
+
+    notices = Counter((e.payload.escalation_id, e.payload.audience) for e in seen)
+    doubled = {key: n for key, n in notices.items() if n > 1}
+    assert not doubled, f"notices sent more than once: {doubled}"
+    assert {e.payload.escalation_id for e in seen if e.payload.milestone == "first_response"} == (
+        expected_ids(cases)
+    )
+    for event in seen:
+        due = event.payload.due_at
+        if killed_at <= due <= back_at:
+            # Due while the worker was down: sent right after it came back.
+            delay = (event.payload.fired_at - back_at).total_seconds()
+            assert delay <= 5, f"{event.payload.step} due in downtime sent {delay:.1f} s late"
+
+
+async def test_a_second_worker_joining_and_leaving_keeps_every_timer(
+    tmp_path: Path, unique: str, kafka_settings: KafkaSettings
+) -> None:
+    app_id = f"test-escalation-{unique}"
+    first = EscalationProcess(app_id, "w1", tmp_path)
+    second = EscalationProcess(app_id, "w2", tmp_path)
+    await skip_history(kafka_settings, app_id)
+    first.start()
+    try:
+        first.wait_ready()
+        t0 = now()
+        cases = {uuid4(): "P2" for _ in range(24)}
+        async with EscalationReader(kafka_settings) as reader:
+            await publish(
+                kafka_settings,
+                [
+                    make_case_opened(case_id=c, at=t0, recorded_at=t0, priority=p)
+                    for c, p in cases.items()
+                ],
+            )
+            second.start()
+            second.wait_ready()
+            await reader.read_until(
+                lambda events: sum(e.payload.step == "tier_1" for e in events) >= 1,
+                timeout=40,
+                cases=set(cases),
+            )
+            second.stop()
+            seen = await reader.read_until(
+                all_first_response_steps(cases), timeout=90, cases=set(cases)
+            )
+            until = now() + timedelta(seconds=3)
+            seen = await reader.read_until(lambda _: now() >= until, timeout=10, cases=set(cases))
+    finally:
+        second.stop()
+        first.stop()
+    notices = Counter((e.payload.escalation_id, e.payload.audience) for e in seen)
+    assert {k: n for k, n in notices.items() if n > 1} == {}
+    assert {e.payload.escalation_id for e in seen} >= expected_ids(cases)
