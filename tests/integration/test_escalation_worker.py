@@ -6,6 +6,7 @@ deploy/policy/fast.yaml: P1 first response 4 s (warning 3 s, tier 1 4 s, tier 2 
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
@@ -14,7 +15,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from casegold_contracts import EscalationRaised, escalation_id
+from casegold_contracts import EscalationRaised, Event, escalation_id
 from casegold_contracts.builders import make_case_opened, make_event
 from casegold_platform.settings import KafkaSettings
 from tests.support.escalation import EscalationProcess, EscalationReader, publish, skip_history
@@ -46,6 +47,14 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+def opened(case_id: UUID, at: datetime, priority: str = "P3", phone: str | None = None) -> Event:
+    """A case_opened of its own customer (a random phone) unless a phone is given."""
+    phone = phone or f"+86139{random.randrange(10**8):08d}"
+    return make_case_opened(
+        case_id=case_id, at=at, recorded_at=at, priority=priority, customer={"phone": phone}
+    )
+
+
 def first_response(events: list[EscalationRaised], case_id: UUID) -> list[EscalationRaised]:
     return [e for e in events if e.case_id == case_id and e.payload.milestone == "first_response"]
 
@@ -66,28 +75,31 @@ def all_first_response_steps(cases: dict[UUID, str]) -> Callable[[list[Escalatio
 async def test_ladder_fires_in_order_once_each_and_on_time_pause_shifts_meeting_cancels(
     worker: EscalationProcess, kafka_settings: KafkaSettings
 ) -> None:
-    ladder, paused, met = uuid4(), uuid4(), uuid4()
+    ladder, paused, met, first_call, second_call = (uuid4() for _ in range(5))
     t0 = now()
-    events = [
-        make_case_opened(case_id=ladder, at=t0, recorded_at=t0, priority="P1"),
-        make_case_opened(case_id=paused, at=t0, recorded_at=t0, priority="P1"),
+    same_phone = f"+86138{random.randrange(10**8):08d}"
+    events: list[Event | tuple[bytes, bytes]] = [
+        # Poison on the ladder case's own partition: counted and skipped, the partition goes on.
+        (str(ladder).encode(), b"{not json"),
+        (str(ladder).encode(), b'{"type": "case_teleported", "schema_version": 1}'),
+        opened(ladder, t0, "P1"),
+        opened(first_call, t0, phone=same_phone),
+        opened(second_call, t0, phone=same_phone),
+        opened(paused, t0, "P1"),
         make_event("customer_awaited", case_id=paused, at=t0 + timedelta(seconds=1)),
         make_event("case_resumed", case_id=paused, at=t0 + timedelta(seconds=3)),
-        make_case_opened(case_id=met, at=t0, recorded_at=t0, priority="P1"),
+        opened(met, t0, "P1"),
         make_event("case_acknowledged", case_id=met, at=t0 + timedelta(seconds=1)),
     ]
     async with EscalationReader(kafka_settings) as reader:
         await publish(kafka_settings, events)
+        everything = {ladder, paused, met, first_call, second_call}
         seen = await reader.read_until(
-            all_first_response_steps({ladder: "P1", paused: "P1"}),
-            timeout=40,
-            cases={ladder, paused, met},
+            all_first_response_steps({ladder: "P1", paused: "P1"}), timeout=40, cases=everything
         )
         # The acknowledged case's tier 3 would have been due at 8 s: read on past it.
         quiet_until = t0 + timedelta(seconds=9.5)
-        seen = await reader.read_until(
-            lambda _: now() >= quiet_until, timeout=20, cases={ladder, paused, met}
-        )
+        seen = await reader.read_until(lambda _: now() >= quiet_until, timeout=20, cases=everything)
 
     for case_id, shift in ((ladder, 0), (paused, 2)):
         fired = first_response(seen, case_id)
@@ -98,6 +110,12 @@ async def test_ladder_fires_in_order_once_each_and_on_time_pause_shifts_meeting_
             lag = (event.payload.fired_at - event.payload.due_at).total_seconds()
             assert 0 <= lag <= ON_TIME, f"{event.payload.step} sent {lag:.3f} s after due"
     assert first_response(seen, met) == [], "meeting the milestone cancels its steps"
+    # The second case of one customer within 30 days is a repeat complainant: tier 1 at once.
+    repeats = [e for e in seen if e.payload.milestone == "repeat_complainant"]
+    assert [(e.case_id, e.payload.step) for e in repeats] == [(second_call, "tier_1")]
+    metrics = worker.metrics()
+    assert 'casegold_escalation_undecodable_total{reason="malformed_json"} 1.0' in metrics
+    assert 'casegold_escalation_undecodable_total{reason="unknown_type"} 1.0' in metrics
 
 
 async def test_kill_9_and_restart_fires_every_step_exactly_once(
@@ -110,12 +128,8 @@ async def test_kill_9_and_restart_fires_every_step_exactly_once(
         worker.wait_ready()
         t0 = now()
         cases = {uuid4(): "P1" if i % 2 else "P2" for i in range(30)}
-        opened = [
-            make_case_opened(case_id=case, at=t0, recorded_at=t0, priority=priority)
-            for case, priority in cases.items()
-        ]
         async with EscalationReader(kafka_settings) as reader:
-            await publish(kafka_settings, opened)
+            await publish(kafka_settings, [opened(c, t0, p) for c, p in cases.items()])
             # P1 warnings (3 s) and tier 1 (4 s) fire; then the worker dies mid-ladder.
             await reader.read_until(
                 lambda events: sum(e.payload.step == "tier_1" for e in events) >= 15,
@@ -162,13 +176,7 @@ async def test_a_second_worker_joining_and_leaving_keeps_every_timer(
         t0 = now()
         cases = {uuid4(): "P2" for _ in range(24)}
         async with EscalationReader(kafka_settings) as reader:
-            await publish(
-                kafka_settings,
-                [
-                    make_case_opened(case_id=c, at=t0, recorded_at=t0, priority=p)
-                    for c, p in cases.items()
-                ],
-            )
+            await publish(kafka_settings, [opened(c, t0, p) for c, p in cases.items()])
             second.start()
             second.wait_ready()
             await reader.read_until(

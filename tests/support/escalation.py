@@ -123,13 +123,14 @@ async def skip_history(kafka: KafkaSettings, app_id: str) -> None:
         await consumer.stop()
 
 
-async def publish(kafka: KafkaSettings, events: Iterable[Event]) -> None:
-    """Append events to complaints.case-events as intake does (acks=all, keyed by case)."""
+async def publish(kafka: KafkaSettings, events: Iterable[Event | tuple[bytes, bytes]]) -> None:
+    """Append events (or raw key/value pairs) to complaints.case-events, acks=all, in order."""
     producer = durable_producer(kafka)
     await producer.start()
     try:
         for event in events:
-            await producer.send_and_wait(CASE_EVENTS, key=message_key(event), value=dump(event))
+            key, value = event if isinstance(event, tuple) else (message_key(event), dump(event))
+            await producer.send_and_wait(CASE_EVENTS, key=key, value=value)
     finally:
         await producer.stop()
 
