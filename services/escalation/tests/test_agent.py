@@ -1,0 +1,71 @@
+"""The cases agent through Faust's test_context: in-memory tables, sends captured, no broker."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from uuid import uuid4
+
+import pytest
+
+from casegold_contracts import ESCALATIONS, EscalationRaised, dump, parse
+from casegold_contracts.builders import DEFAULT_TIME, make_case_opened, make_event
+from casegold_escalation.policies import PolicyStore
+from casegold_escalation.processor import Message
+from casegold_escalation.settings import EscalationSettings
+from casegold_escalation.worker import EscalationWorker
+from casegold_platform.settings import KafkaSettings
+from casegold_sla import load_policy
+from tests.support import repo_root
+
+
+@pytest.fixture
+async def worker(tmp_path: Path) -> AsyncIterator[tuple[EscalationWorker, list[Message]]]:
+    policy_path = Path(repo_root(), "deploy", "policy", "fast.yaml")
+    settings = EscalationSettings(app_id=f"agent-test-{uuid4().hex[:8]}", data_dir=tmp_path)
+    kafka = KafkaSettings()
+    store = PolicyStore(kafka, settings.policies_topic, load_policy(policy_path), "")
+    clock_now = [DEFAULT_TIME]
+    worker = EscalationWorker(settings, kafka, store, clock=lambda: clock_now[0])
+    app = worker.app
+    app.loop = asyncio.get_running_loop()
+    app.finalize()
+    app.conf.store = "memory://"  # type: ignore[assignment]
+    app.flow_control.resume()
+    sent: list[Message] = []
+
+    async def capture(messages: list[Message]) -> None:
+        sent.extend(messages)
+
+    async def nothing_sent_before(partition: int) -> int:
+        return 0
+
+    worker._send_all = capture  # type: ignore[method-assign]
+    worker.recent.load = nothing_sent_before  # type: ignore[method-assign]
+    yield worker, sent
+
+
+def escalations(sent: list[Message]) -> list[EscalationRaised]:
+    parsed = [parse(m.value) for m in sent if m.topic == ESCALATIONS]
+    return [e for e in parsed if isinstance(e, EscalationRaised)]
+
+
+async def test_a_sensitive_case_escalates_at_once_and_a_replay_sends_nothing_new(
+    worker: tuple[EscalationWorker, list[Message]],
+) -> None:
+    escalation_worker, sent = worker
+    case_id = uuid4()
+    opened = make_case_opened(
+        case_id=case_id, at=DEFAULT_TIME, sensitive=True, sensitive_reasons=("lawyer",)
+    )
+    agent = escalation_worker.app.agents["cases"]
+    async with agent.test_context() as context:
+        await context.put(dump(opened), key=str(case_id).encode())
+        await context.put(dump(opened), key=str(case_id).encode())
+        ack = make_event("case_acknowledged", case_id=case_id, at=DEFAULT_TIME)
+        await context.put(dump(ack), key=str(case_id).encode())
+    tier_2 = [e for e in escalations(sent) if e.payload.step == "tier_2"]
+    assert {e.payload.audience for e in tier_2} == {"department_manager", "pr_legal"}
+    assert len(tier_2) == 2, "the replayed case_opened sent nothing again"
+    assert escalation_worker.cases.get(str(case_id).encode()) is not None
