@@ -90,7 +90,7 @@ async def test_a_hanging_send_times_out_and_its_message_is_dropped(broker: dict[
     assert loop.time() - started < 1.0
     first = broker["made"][0]
     await asyncio.sleep(0.01)
-    assert first.stopped and all(f.done() for f in first._message_accumulator.pending)
+    assert first.stopped
     broker["mode"] = "ack"
     await kafka.publish(b"k", b"kept")
     assert broker["log"] == [b"kept"] and len(broker["made"]) == 2

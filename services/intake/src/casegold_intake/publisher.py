@@ -2,9 +2,9 @@
 
 aiokafka never expires a batch of an idempotent producer: with the broker gone, a send waits
 until the broker returns, however long. So each publish is bounded here, and on any failure
-the producer is retired — its unsent batches failed at once, so a request answered 503 can not
-reach the topic later (only a request already on the wire might; its retry re-makes the same
-event id) — and a fresh producer (new producer id, sequence numbers from zero) is started on
+the producer is retired — its queued batches are dropped, so a request answered 503 can not
+reach the topic later (only one already on the wire might; its retry re-makes the same event
+id) — and a fresh producer (new producer id, sequence numbers from zero) is started on
 the next publish. The same replacement recovers from the fatal OutOfOrderSequenceNumber after a
 short broker outage (aio-libs/aiokafka#1017), which otherwise stops a producer for good.
 """
@@ -18,7 +18,7 @@ from typing import Any, Final
 
 import structlog
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaConnectionError, KafkaError
+from aiokafka.errors import KafkaError
 
 from casegold_intake.ports import PublishUnavailable
 
@@ -141,8 +141,18 @@ class KafkaPublisher:
             await self._abandon(producer, "start failed")
             raise
         self._producer = producer
+        sender_task = producer._sender.sender_task
+        if sender_task is not None:
+            sender_task.add_done_callback(self._sender_finished)
         log.info("kafka producer connected", topic=self.topic)
         return producer
+
+    @staticmethod
+    def _sender_finished(task: asyncio.Task[None]) -> None:
+        # The producer is unusable from here on; the next publish or readiness check replaces it.
+        error = None if task.cancelled() else task.exception()
+        if error is not None:
+            log.warning("kafka producer's sender stopped", error=repr(error))
 
     @staticmethod
     def _healthy(producer: AIOKafkaProducer) -> bool:
@@ -164,17 +174,21 @@ class KafkaPublisher:
 
     @staticmethod
     async def _abandon(producer: AIOKafkaProducer, reason: str) -> None:
-        """Stop a producer without delivering what it still holds (private aiokafka parts)."""
-        sender_task = producer._sender.sender_task
-        if sender_task is not None and not sender_task.done():
-            sender_task.cancel()  # stop draining first, so no failed batch is sent after all
-        producer._message_accumulator.fail_all(KafkaConnectionError(f"producer retired: {reason}"))
+        """Stop a producer without delivering what it still holds.
+
+        Its sender is cancelled first (requests already on the wire settle), then it is closed:
+        with the sender gone, `stop()` does not wait for a flush, and queued batches are never
+        sent. Their callers are already past, or close to, their own deadline.
+        """
+        sender_task = producer._sender.sender_task  # aiokafka has no public "abort"
         try:
-            if sender_task is not None:
-                with contextlib.suppress(BaseException):
-                    await asyncio.wait_for(asyncio.shield(sender_task), STOP_TIMEOUT)
+            if sender_task is not None and not sender_task.done():
+                sender_task.cancel()
+                await asyncio.wait([sender_task], timeout=STOP_TIMEOUT)
             await asyncio.wait_for(producer.stop(), STOP_TIMEOUT)
         except Exception as error:
-            log.warning("retired producer did not close cleanly", error=type(error).__name__)
+            log.warning(
+                "retired producer did not close cleanly", error=type(error).__name__, reason=reason
+            )
             with contextlib.suppress(Exception):
                 await producer.client.close()

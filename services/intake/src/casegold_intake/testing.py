@@ -208,3 +208,39 @@ async def running_api(**settings: Any) -> AsyncIterator[Api]:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://intake") as client:
             yield Api(app, client, publisher, store)
+
+
+@dataclass
+class RealApi:
+    """A running app on the real broker and database, and its client."""
+
+    app: FastAPI
+    client: httpx.AsyncClient
+
+
+def real_app(*, bootstrap: str, dsn: str, topic: str, **settings: Any) -> FastAPI:
+    """The app on a real broker, database and topic, with the dev keys and the small policy."""
+    from casegold_intake.app import create_app
+    from casegold_intake.runtime import real_adapters
+    from casegold_platform.settings import KafkaSettings, PostgresSettings
+
+    intake_settings = dev_settings(**{"migrate_on_start": True, **settings})
+    adapters = real_adapters(
+        intake_settings, KafkaSettings(bootstrap=bootstrap), PostgresSettings(dsn=dsn), topic
+    )
+    return create_app(settings=intake_settings, policy=small_policy(), adapters=adapters)
+
+
+@asynccontextmanager
+async def running_real_api(
+    *, bootstrap: str, dsn: str, topic: str, **settings: Any
+) -> AsyncIterator[RealApi]:
+    """`real_app` with its lifespan run, over httpx's ASGI transport."""
+    import httpx
+    from asgi_lifespan import LifespanManager
+
+    app = real_app(bootstrap=bootstrap, dsn=dsn, topic=topic, **settings)
+    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://intake") as client:
+            yield RealApi(app, client)
