@@ -65,3 +65,8 @@ def test_json_media_types() -> None:
     assert is_json("Application/JSON; charset=utf-8")
     assert is_json("application/problem+json")
     assert not is_json("text/json") and not is_json("") and not is_json("application/jsonx")
+
+
+async def test_a_body_that_is_not_utf8_is_a_422_naming_the_position() -> None:
+    status, app = await run(None, [b'{"a": "\xff"}'])
+    assert status == 422 and not app.called

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from casegold_intake.models import Problem
+from casegold_intake.models import FieldProblem, Problem, ValidationProblem
 
 _WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
 
@@ -17,13 +17,21 @@ def is_json(content_type: str) -> bool:
 
 
 async def _problem(send: Send, status: int, detail: str) -> None:
-    body = Problem(detail=detail).model_dump_json().encode()
+    await _reply(send, status, Problem(detail=detail).model_dump_json().encode())
+
+
+async def _reply(send: Send, status: int, body: bytes) -> None:
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     if status == 413:
         # The rest of the body is not read; the connection can't be reused.
         headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+def _not_utf8(position: int) -> bytes:
+    problem = FieldProblem(loc=["body", position], msg="not valid UTF-8", type="json_invalid")
+    return ValidationProblem(detail=[problem]).model_dump_json().encode()
 
 
 class JsonBodyMiddleware:
@@ -70,6 +78,12 @@ class JsonBodyMiddleware:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError as error:
+            # JSON between systems is UTF-8 (RFC 8259); say where it breaks, as for bad JSON.
+            await _reply(send, 422, _not_utf8(error.start))
+            return
         delivered = False
 
         async def replay() -> Message:
