@@ -65,6 +65,9 @@ class EscalationWorker:
         self.index = DueIndex()
         self.recent = RecentlySent(kafka, settings.resend_guard_seconds)
         self.indexed_partitions: set[int] = set()
+        # Partitions revoked since the last index sync: their entries may be stale even if the
+        # same partitions come back (another worker may have changed those cases meanwhile).
+        self.revoked_since_sync: set[int] = set()
         self.ready = False
         partitions = kafka.partitions
         rocksdb_options = {
@@ -117,6 +120,7 @@ class EscalationWorker:
         self.app.agent(self.source, name="cases", concurrency=1)(self._cases_agent)
         self.app.agent(self.customer_source, name="customers", concurrency=1)(self._customers_agent)
         self.app.task(self._timer_loop)
+        self.app.on_partitions_revoked.connect(self._on_partitions_revoked)
         self._add_views()
 
     # -- agents -------------------------------------------------------------------------------
@@ -239,6 +243,11 @@ class EscalationWorker:
         kept = [*recent, (str(case.case_id), case.opened_us)][-max(rule.cases * 4, 16) :]
         self.customer_cases[key] = to_json(kept)
 
+    async def _on_partitions_revoked(self, sender: Any, *args: Any, **_: Any) -> None:
+        revoked: set[Any] = args[0] if args else set()
+        self.ready = False
+        self.revoked_since_sync.update(tp.partition for tp in revoked if tp.topic == CASE_EVENTS)
+
     # -- timers -------------------------------------------------------------------------------
 
     async def _timer_loop(self) -> None:
@@ -289,7 +298,11 @@ class EscalationWorker:
         assigned = {
             tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic == CASE_EVENTS
         }
-        revoked = self.indexed_partitions - assigned
+        revoked = (self.indexed_partitions - assigned) | (
+            self.indexed_partitions & self.revoked_since_sync
+        )
+        self.revoked_since_sync.clear()
+        self.indexed_partitions -= revoked
         if revoked:
             self.recent.forget(revoked)
             dropped = self.index.drop_partitions(revoked)
