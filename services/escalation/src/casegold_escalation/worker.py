@@ -243,7 +243,9 @@ class EscalationWorker:
         kept = [*recent, (str(case.case_id), case.opened_us)][-max(rule.cases * 4, 16) :]
         self.customer_cases[key] = to_json(kept)
 
-    async def _on_partitions_revoked(self, sender: Any, *args: Any, **_: Any) -> None:
+    async def _on_partitions_revoked(
+        self, sender: Any, *args: Any, signal: Any = None, **_: Any
+    ) -> None:
         revoked: set[Any] = args[0] if args else set()
         self.ready = False
         self.revoked_since_sync.update(tp.partition for tp in revoked if tp.topic == CASE_EVENTS)
