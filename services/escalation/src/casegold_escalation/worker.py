@@ -17,7 +17,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 import faust
@@ -120,7 +120,8 @@ class EscalationWorker:
         self.app.agent(self.source, name="cases", concurrency=1)(self._cases_agent)
         self.app.agent(self.customer_source, name="customers", concurrency=1)(self._customers_agent)
         self.app.task(self._timer_loop)
-        self.app.on_partitions_revoked.connect(self._on_partitions_revoked)
+        # mypy cannot match a bound coroutine method to mode's receiver protocol.
+        self.app.on_partitions_revoked.connect(cast(Any, self._on_partitions_revoked))
         self._add_views()
 
     # -- agents -------------------------------------------------------------------------------
