@@ -21,11 +21,13 @@ from casegold_contracts import (
     EscalationRaised,
     EscalationRaisedPayload,
     Event,
+    Payload,
     RepeatComplainantDetected,
     RepeatComplainantDetectedPayload,
     derived_id,
     dump,
     message_key,
+    new_event,
 )
 from casegold_escalation.records import CustomerCase, decode_case, encode_case
 from casegold_sla import (
@@ -119,6 +121,20 @@ class CaseProcessor:
         return outcome
 
 
+def _system_message(
+    topic: str,
+    event_type: type[Event],
+    event_id: UUID,
+    case_id: UUID,
+    payload: Payload,
+    now: datetime,
+) -> Message:
+    """An event the worker itself appends, with a deterministic id, as a message to send."""
+    event = new_event(event_type, case_id, payload, SYSTEM, now, now, event_id)
+    notice_id = event.event_id if topic == ESCALATIONS else None
+    return Message(topic, message_key(event), dump(event), notice_id)
+
+
 def _escalation_messages(decision: Decision, now: datetime) -> list[Message]:
     state = decision.state
     messages = []
@@ -133,64 +149,49 @@ def _escalation_messages(decision: Decision, now: datetime) -> list[Message]:
             late_seconds=int(escalation.late.total_seconds()),
         )
         for audience in escalation.audience:
-            event = EscalationRaised(
-                event_id=derived_id(
-                    "escalation_raised",
-                    str(escalation.escalation_id),
-                    audience,
-                    str(escalation.repeat),
-                ),
-                case_id=escalation.case_id,
-                occurred_at=now,
-                recorded_at=now,
-                actor=SYSTEM,
-                payload=EscalationRaisedPayload(
-                    escalation_id=escalation.escalation_id,
-                    milestone=escalation.milestone,
-                    cycle=escalation.cycle,
-                    step=escalation.step,
-                    tier=escalation.tier,
-                    reason=escalation.reason,
-                    due_at=escalation.due_at,
-                    fired_at=now,
-                    repeat=escalation.repeat,
-                    audience=audience,
-                    case=snapshot,
-                ),
+            payload = EscalationRaisedPayload(
+                escalation_id=escalation.escalation_id,
+                milestone=escalation.milestone,
+                cycle=escalation.cycle,
+                step=escalation.step,
+                tier=escalation.tier,
+                reason=escalation.reason,
+                due_at=escalation.due_at,
+                fired_at=now,
+                repeat=escalation.repeat,
+                audience=audience,
+                case=snapshot,
             )
-            messages.append(Message(ESCALATIONS, message_key(event), dump(event), event.event_id))
+            notice = derived_id(
+                "escalation_raised", str(escalation.escalation_id), audience, str(escalation.repeat)
+            )
+            messages.append(
+                _system_message(
+                    ESCALATIONS, EscalationRaised, notice, escalation.case_id, payload, now
+                )
+            )
     return messages
 
 
 def _rejection(event: Event, rejection: Rejection, now: datetime) -> Message:
-    rejected = CommandRejected(
-        event_id=derived_id("command_rejected", str(event.event_id)),
-        case_id=event.case_id,
-        occurred_at=now,
-        recorded_at=now,
-        actor=SYSTEM,
-        payload=CommandRejectedPayload(
-            rejected_event_id=event.event_id,
-            rejected_type=event.type,
-            reason=rejection.reason,
-            detail=rejection.detail[:1000] if rejection.detail else None,
-        ),
+    payload = CommandRejectedPayload(
+        rejected_event_id=event.event_id,
+        rejected_type=event.type,
+        reason=rejection.reason,
+        detail=rejection.detail[:1000] if rejection.detail else None,
     )
-    return Message(CASE_EVENTS, message_key(rejected), dump(rejected))
+    event_id = derived_id("command_rejected", str(event.event_id))
+    return _system_message(CASE_EVENTS, CommandRejected, event_id, event.case_id, payload, now)
 
 
 def repeat_detected(
     case: CustomerCase, prior: list[CustomerCase], window_days: int, now: datetime
 ) -> Message:
     """The event that tells a case's partition its customer is a repeat complainant."""
-    event = RepeatComplainantDetected(
-        event_id=derived_id("repeat_complainant_detected", str(case.case_id)),
-        case_id=case.case_id,
-        occurred_at=now,
-        recorded_at=now,
-        actor=SYSTEM,
-        payload=RepeatComplainantDetectedPayload(
-            prior_case_ids=tuple(p.case_id for p in prior), window_days=max(1, window_days)
-        ),
+    payload = RepeatComplainantDetectedPayload(
+        prior_case_ids=tuple(p.case_id for p in prior), window_days=max(1, window_days)
     )
-    return Message(CASE_EVENTS, message_key(event), dump(event))
+    event_id = derived_id("repeat_complainant_detected", str(case.case_id))
+    return _system_message(
+        CASE_EVENTS, RepeatComplainantDetected, event_id, case.case_id, payload, now
+    )
