@@ -9,6 +9,7 @@ from casegold_sla.calendar import Calendar, zone
 from casegold_sla.contact import next_contact_time, usable_timezone
 from casegold_sla.instants import from_us, to_us
 from casegold_sla.ladder import Ladder
+from casegold_sla.recipients import RecipientBook
 from casegold_sla.rules import STEP_TIERS, MilestoneRule, StepRule
 
 CASE_MILESTONES: Final = ("first_response", "solution_agreed", "resolution")
@@ -231,6 +232,8 @@ class PolicySet:
     dealer: DealerMilestones | None = None
     priority_rules: tuple[tuple[Match, str], ...] = ()
     fallback_priority: str = "P3"
+    # Who the notifier tells, per audience (the optional `recipients` section).
+    recipients: RecipientBook = field(default_factory=RecipientBook)
     _frozen: dict[tuple[str, str | None, bool], CasePolicy] = field(default_factory=dict)
 
     def select(

@@ -31,6 +31,8 @@ from casegold_sla.policy_schema import (
     MatchSpec,
     PolicyFileSpec,
 )
+from casegold_sla.recipients import RecipientBook
+from casegold_sla.recipients_schema import RecipientsFileSpec, compile_recipients
 
 POLICY_FILE_VARIABLE: Final = "CASEGOLD_POLICY_FILE"
 ALWAYS_OPEN: Final = "24x7"
@@ -108,12 +110,60 @@ def load_policy_text(text: str, source: str = "<policy>") -> PolicySet:
         raise PolicyError(source, [_yaml_problem(error)]) from None
     if not isinstance(document, dict):
         raise PolicyError(source, [Problem("", "the file must be a YAML mapping")])
+    # The optional recipients section is the notifier's; it is checked on its own schema.
+    section = {"recipients": document.pop("recipients")} if "recipients" in document else {}
+    problems: list[Problem] = []
+    spec: PolicyFileSpec | None = None
+    recipients = RecipientBook()
     try:
         spec = PolicyFileSpec.model_validate(document)
     except ValidationError as error:
-        raise PolicyError(source, [_pydantic_problem(e) for e in error.errors()]) from None
+        problems += [_pydantic_problem(e) for e in error.errors()]
+    try:
+        recipients = _recipients(RecipientsFileSpec.model_validate(section))
+    except ValidationError as error:
+        problems += [_pydantic_problem(e) for e in error.errors()]
+    except PolicyError as error:
+        problems += error.problems
+    if problems or spec is None:
+        raise PolicyError(source, problems)
     version = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-    return _Compiler(source, version).compile(spec)
+    policies = _Compiler(source, version).compile(spec)
+    policies.recipients = recipients
+    return policies
+
+
+def load_recipients(path: str | os.PathLike[str]) -> RecipientBook:
+    """Load a recipients file (a YAML mapping with only `recipients:`); PolicyError if bad."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise PolicyError(source, [Problem("", f"cannot read the file: {error}")]) from None
+    return load_recipients_text(text, source)
+
+
+def load_recipients_text(text: str, source: str = "<recipients>") -> RecipientBook:
+    """Load a recipients section from YAML text laid out as in a policy file."""
+    try:
+        document = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
+    except yaml.YAMLError as error:
+        raise PolicyError(source, [_yaml_problem(error)]) from None
+    if not isinstance(document, dict):
+        raise PolicyError(source, [Problem("", "the file must be a YAML mapping")])
+    try:
+        return _recipients(RecipientsFileSpec.model_validate(document))
+    except ValidationError as error:
+        raise PolicyError(source, [_pydantic_problem(e) for e in error.errors()]) from None
+    except PolicyError as error:
+        raise PolicyError(source, error.problems) from None
+
+
+def _recipients(spec: RecipientsFileSpec) -> RecipientBook:
+    book, problems = compile_recipients(spec)
+    if problems:
+        raise PolicyError("", [Problem(path, message) for path, message in problems])
+    return book
 
 
 def _yaml_problem(error: yaml.YAMLError) -> Problem:
