@@ -1,0 +1,147 @@
+"""The running notifier: consumer, dispatcher and HTTP views, started and stopped in order."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from dataclasses import dataclass
+from datetime import timedelta
+
+import asyncpg
+import httpx
+import structlog
+from aiohttp import web
+from aiokafka import AIOKafkaConsumer
+
+from casegold_escalation.notifier.backoff import RetryPolicy
+from casegold_escalation.notifier.consumer import EscalationConsumer
+from casegold_escalation.notifier.content import Links
+from casegold_escalation.notifier.dispatcher import Dispatcher, DispatchLimits
+from casegold_escalation.notifier.recipients import build_channels, smtp_options
+from casegold_escalation.notifier.settings import LinkSettings, NotifierSettings
+from casegold_escalation.notifier.store import DeliveryStore
+from casegold_escalation.notifier.web import make_app
+from casegold_platform.kafka import wait_for_broker
+from casegold_platform.postgres import migrate, redact, wait_for_postgres
+from casegold_platform.settings import KafkaSettings, PostgresSettings
+from casegold_sla.recipients import RecipientBook
+
+log = structlog.get_logger("casegold_notifier")
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """Everything the notifier reads at start-up."""
+
+    settings: NotifierSettings
+    links: LinkSettings
+    kafka: KafkaSettings
+    postgres: PostgresSettings
+    book: RecipientBook
+
+
+def limits_of(settings: NotifierSettings) -> DispatchLimits:
+    """The dispatcher's limits from the settings."""
+    return DispatchLimits(
+        retry=RetryPolicy(
+            settings.backoff_base_seconds, settings.backoff_cap_seconds, settings.max_attempts
+        ),
+        attempt_timeout=settings.attempt_timeout_seconds,
+        claim_lease=settings.claim_lease_seconds,
+        max_in_flight=settings.max_in_flight,
+        per_recipient=settings.per_recipient_in_flight,
+        poll_interval=settings.poll_interval_seconds,
+    )
+
+
+async def run(config: Config) -> None:
+    """Run until SIGTERM or SIGINT, then shut down within the configured grace."""
+    settings = config.settings
+    client = httpx.AsyncClient(
+        timeout=httpx.Timeout(settings.attempt_timeout_seconds),
+        follow_redirects=False,
+        limits=httpx.Limits(max_connections=settings.max_in_flight),
+    )
+    try:
+        channels = build_channels(config.book, client=client, smtp=smtp_options(settings))
+        dsn = config.postgres.dsn
+        await wait_for_postgres(dsn, timeout=60)
+        if settings.migrate_on_start:
+            await migrate(dsn)
+        await wait_for_broker(config.kafka.bootstrap, timeout=60)
+        pool = await asyncpg.create_pool(
+            dsn, min_size=config.postgres.pool_min, max_size=config.postgres.pool_max
+        )
+    except BaseException:
+        await client.aclose()
+        raise
+    store = DeliveryStore(pool, settings.worker_name)
+    links = Links(config.links.reporting_url, config.links.intake_url)
+    dispatcher = Dispatcher(store, channels, limits_of(settings), links)
+    consumer = EscalationConsumer(
+        AIOKafkaConsumer(
+            bootstrap_servers=config.kafka.bootstrap,
+            group_id=settings.group_id,
+            client_id=f"casegold-notifier-{settings.worker_name}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            session_timeout_ms=10_000,
+            heartbeat_interval_ms=2_000,
+        ),
+        store,
+        config.book,
+        timedelta(seconds=settings.max_notice_age_seconds),
+        settings.batch_max_records,
+        recorded=dispatcher.wake.set,
+    )
+    stopping = asyncio.Event()
+    consuming = asyncio.create_task(consumer.run(stopping), name="consumer")
+    dispatching = asyncio.create_task(dispatcher.run(stopping), name="dispatcher")
+
+    async def ready() -> bool:
+        if not consumer.started or consuming.done() or dispatching.done():
+            return False
+        try:
+            return await asyncio.wait_for(store.ping(), 2)
+        except Exception:
+            return False
+
+    runner = web.AppRunner(make_app(ready), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, settings.host, settings.port).start()
+    log.info(
+        "started",
+        worker=settings.worker_name,
+        group=settings.group_id,
+        port=settings.port,
+        recipients=len(channels),
+        database=redact(dsn),
+    )
+    if not channels:
+        log.warning("no_recipients", hint="notices are counted as unrouted and not sent")
+    loop = asyncio.get_running_loop()
+    signalled = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, signalled.set)
+    try:
+        waiter = asyncio.create_task(signalled.wait())
+        await asyncio.wait({waiter, consuming, dispatching}, return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+        for task in (consuming, dispatching):
+            if task.done() and task.exception() is not None:
+                log.error(
+                    "component_failed", component=task.get_name(), error=repr(task.exception())
+                )
+    finally:
+        log.info("stopping", in_flight=len(dispatcher.tasks))
+        stopping.set()
+        # The consumer records and commits the batch in hand; then in-flight deliveries finish.
+        await asyncio.wait({consuming, dispatching}, timeout=settings.shutdown_grace_seconds)
+        await dispatcher.drain(settings.shutdown_grace_seconds)
+        with contextlib.suppress(Exception):
+            await consumer.stop()
+        await runner.cleanup()
+        await client.aclose()
+        await pool.close()
+        log.info("stopped")
