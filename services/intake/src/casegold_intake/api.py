@@ -6,10 +6,11 @@ import asyncio
 from typing import Annotated, Any, Final
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Depends, Header, Request, Response
-from fastapi.security import HTTPAuthorizationCredentials
+from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 
-from casegold_intake.auth import AuthError, Principal, authenticate, bearer, require
+from casegold_intake.auth import AuthError, Principal, authenticate, require
 from casegold_intake.cases import (
     InvalidField,
     check_category,
@@ -29,6 +30,7 @@ from casegold_intake.models import (
     Problem,
     ValidationProblem,
 )
+from casegold_intake.openapi import BODIES, request_body
 from casegold_intake.runtime import Runtime
 
 KEY_PATTERN: Final = r"^[\x21-\x7e]{1,200}$"
@@ -63,7 +65,6 @@ WRITE_ERRORS: Final[dict[int | str, dict[str, Any]]] = {
 CaseWriter = Annotated[Principal, Depends(require("ivr", "agent"))]
 MentionWriter = Annotated[Principal, Depends(require("ivr", "monitor"))]
 CommandWriter = Annotated[Principal, Depends(require(*COMMAND_ROLES))]
-Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 CASE_REPLIES: Final[dict[int | str, dict[str, Any]]] = {
     200: {"model": CaseAccepted, "description": "replay of a known Idempotency-Key"},
@@ -85,6 +86,18 @@ def _idempotency_key(principal: Principal, key: str | None) -> str | None:
     return key
 
 
+async def parse_body(request: Request, name: str) -> Any:
+    """The request's JSON body validated as the named model; 422 naming each bad field."""
+    try:
+        return BODIES[name].validate_json(await request.body())
+    except ValidationError as error:
+        problems = [
+            {"loc": ("body", *problem["loc"]), "msg": problem["msg"], "type": problem["type"]}
+            for problem in error.errors(include_input=False, include_url=False)
+        ]
+        raise RequestValidationError(problems) from None
+
+
 def _json(body: bytes, status: int) -> Response:
     return Response(body, status_code=status, media_type="application/json")
 
@@ -95,16 +108,17 @@ def _json(body: bytes, status: int) -> Response:
     response_model=CaseAccepted,
     responses=CASE_REPLIES,
     summary="Open a case",
+    openapi_extra=request_body("CaseRequest"),
 )
 async def post_case(
     request: Request,
-    body: CaseRequest,
     principal: CaseWriter,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Open a complaint case; 201 once durable in Kafka, 200 when replaying a known key."""
     rt = runtime(request)
     now = rt.clock()
+    body: CaseRequest = await parse_body(request, "CaseRequest")
     key = _idempotency_key(principal, idempotency_key)
     check_category(body.category, rt.categories, ("body", "category"))
     digest = fingerprint("case", body)
@@ -125,16 +139,17 @@ async def post_case(
     response_model=CaseAccepted,
     responses=CASE_REPLIES,
     summary="Open a social case from a negative public mention",
+    openapi_extra=request_body("MentionRequest"),
 )
 async def post_mention(
     request: Request,
-    body: MentionRequest,
     principal: MentionWriter,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Open a `social` case from a mention; sensitive when the policy's keywords match."""
     rt = runtime(request)
     now = rt.clock()
+    body: MentionRequest = await parse_body(request, "MentionRequest")
     key = _idempotency_key(principal, idempotency_key)
     check_category(body.category, rt.categories, ("body", "category"))
     digest = fingerprint("mention", body)
@@ -174,17 +189,18 @@ async def _submit_case(
     response_model=CommandAccepted,
     responses=WRITE_ERRORS,
     summary="Send one command to a case",
+    openapi_extra=request_body("Command"),
 )
 async def post_command(
     request: Request,
     case_id: UUID,
-    command: Annotated[Command, Body()],
     principal: CommandWriter,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Append the command's event; 202 once durable in Kafka (the state machine decides later)."""
     rt = runtime(request)
     now = rt.clock()
+    command: Command = await parse_body(request, "Command")
     if command.command in MANAGER_ONLY and principal.role != "manager":
         raise AuthError(403, f"only a manager may {command.command}")
     digest = fingerprint("command", command, case_id)
@@ -232,10 +248,10 @@ async def readyz(request: Request, response: Response) -> Health:
     return Health(status="unavailable", checks=checks)
 
 
-async def _metrics_guard(request: Request, credentials: Credentials) -> None:
+async def _metrics_guard(request: Request) -> None:
     if runtime(request).settings.metrics_public:
         return
-    if authenticate(request, credentials).role not in ("ops", "monitor"):
+    if authenticate(request).role not in ("ops", "monitor"):
         raise AuthError(403, "metrics are for the ops role")
 
 

@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from casegold_intake import api
+from casegold_intake import api, openapi
 from casegold_intake.auth import KeyRing
 from casegold_intake.body import JsonBodyMiddleware
 from casegold_intake.cases import InvalidField
@@ -66,7 +66,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.runtime = runtime
-    _document_categories(app, settings.categories)
+    openapi.install(app, settings.categories)
     app.state.keyring = runtime.keyring
     app.include_router(api.router)
     _install_error_replies(app, settings)
@@ -74,21 +74,6 @@ def create_app(
     # Outermost, so 413/415 answers are counted too.
     app.add_middleware(HttpMetricsMiddleware, metrics=metrics)
     return app
-
-
-def _document_categories(app: FastAPI, categories: tuple[str, ...]) -> None:
-    """Show the configured category list as an enum in the OpenAPI document."""
-    generate = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            schema = generate()
-            for name in ("CaseRequest", "MentionRequest"):
-                properties = schema["components"]["schemas"][name]["properties"]
-                properties["category"]["enum"] = list(categories)
-        return app.openapi_schema or generate()
-
-    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _field_problem(error: Any) -> dict[str, Any]:

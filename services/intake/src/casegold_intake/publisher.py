@@ -68,23 +68,21 @@ class KafkaPublisher:
 
     async def publish(self, key: bytes, value: bytes) -> None:
         """Return once the broker acknowledged the write (acks=all); else PublishUnavailable."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.send_timeout
+        producer = self._producer
         try:
-            producer = await asyncio.wait_for(self._current(), self.send_timeout)
-        except TimeoutError:
-            raise PublishUnavailable("no Kafka producer connected in time") from None
-        try:
-            # Cancelling send() (on timeout) withdraws the message; it is not queued then.
-            delivery = await asyncio.wait_for(
-                producer.send(self.topic, value, key=key), max(0.0, deadline - loop.time())
-            )
-            delivery.add_done_callback(_consume)
-            # Shielded: cancelling the delivery future would not stop the batch anyway.
-            await asyncio.wait_for(asyncio.shield(delivery), max(0.0, deadline - loop.time()))
+            # One deadline for connecting, queueing and the broker's acknowledgement.
+            async with asyncio.timeout(self.send_timeout):
+                if producer is None or not self._healthy(producer):
+                    producer = await self._current()
+                # Cancelling send() (on timeout) withdraws the message; it is not queued then.
+                delivery = await producer.send(self.topic, value, key=key)
+                delivery.add_done_callback(_consume)
+                # Shielded: cancelling the delivery future would not stop the batch anyway.
+                await asyncio.shield(delivery)
         except (TimeoutError, KafkaError) as error:
             reason = "timeout" if isinstance(error, TimeoutError) else type(error).__name__
-            self._retire(producer, reason)
+            if producer is not None:
+                self._retire(producer, reason)
             raise PublishUnavailable(f"Kafka did not acknowledge: {reason}") from error
 
     async def ready(self) -> bool:

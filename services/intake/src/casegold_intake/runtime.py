@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 import asyncpg
 import structlog
 
-from casegold_contracts import CASE_EVENTS
 from casegold_intake.auth import KeyRing
 from casegold_intake.idempotency import PostgresKeyStore
 from casegold_intake.metrics import IntakeMetrics
@@ -83,7 +82,7 @@ def real_adapters(
     settings: IntakeSettings,
     kafka: KafkaSettings,
     postgres: PostgresSettings,
-    topic: str = CASE_EVENTS,
+    topic: str | None = None,
 ) -> AdapterFactory:
     """Kafka (acks=all, idempotent) and PostgreSQL adapters, opened by the app's lifespan."""
 
@@ -99,12 +98,14 @@ def real_adapters(
             min_size=postgres.pool_min,
             max_size=postgres.pool_max,
             command_timeout=settings.db_timeout_seconds * 4,
+            reset=_keep_session,
+            server_settings=_session_settings(settings),
         )
         assert pool is not None
         store = PostgresKeyStore(pool, settings.db_timeout_seconds)
         publisher = KafkaPublisher(
-            lambda: durable_producer(kafka, request_timeout_ms=kafka.request_timeout_ms),
-            topic,
+            lambda: durable_producer(kafka),
+            topic or settings.topic,
             settings.send_timeout_seconds,
             on_retire=lambda reason: metrics.producer_retired.labels(reason).inc(),
         )
@@ -123,6 +124,19 @@ def real_adapters(
             log.info("intake adapters closed")
 
     return open_adapters
+
+
+def _session_settings(settings: IntakeSettings) -> dict[str, str]:
+    # A key row lost to a database crash costs at most a re-publish of the same event id
+    # (consumers dedupe it): the case itself is already in Kafka. So no WAL flush per request.
+    return {"synchronous_commit": "on" if settings.synchronous_key_commit else "off"}
+
+
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """Skip asyncpg's per-release reset query (RESET ALL, UNLISTEN…): a round trip per request.
+
+    Intake sets no session state; asyncpg itself still rolls back an open transaction.
+    """
 
 
 async def _sweep_forever(store: PostgresKeyStore, settings: IntakeSettings) -> None:

@@ -11,7 +11,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from casegold_contracts import DEFAULT_CATEGORIES
+from casegold_contracts import CASE_EVENTS, DEFAULT_CATEGORIES
 
 ENV_PREFIX: Final = "CASEGOLD_INTAKE_"
 
@@ -99,11 +99,13 @@ class IntakeSettings(BaseSettings):
     dev_keys: bool = Field(False, description="also accept the documented local development keys")
     customer_key_salt: SecretStr | None = Field(None, description="salt of customer_key")
     categories: Annotated[tuple[str, ...], NoDecode] = DEFAULT_CATEGORIES
+    topic: str = Field(CASE_EVENTS, min_length=1, description="for benchmarks and tests only")
     send_timeout_seconds: float = Field(3.0, gt=0, le=4.5)
     db_timeout_seconds: float = Field(1.5, gt=0, le=10)
     retry_after_seconds: int = Field(2, ge=1, le=300)
     idempotency_retention_hours: float = Field(48.0, ge=24.0, le=24 * 365)
     sweep_interval_seconds: float = Field(600.0, ge=1.0)
+    synchronous_key_commit: bool = Field(False, description="wait for the WAL flush of key rows")
     migrate_on_start: bool = True
     metrics_public: bool = Field(True, description="false: /metrics needs an ops or monitor key")
     shutdown_grace_seconds: float = Field(10.0, ge=0, le=300)

@@ -1,7 +1,8 @@
 """The write path: remember the key, publish, confirm — so retries never lose or double a case.
 
 With an Idempotency-Key, one PostgreSQL transaction holds the key's row for the whole request:
-insert it (or lock the existing row), publish to Kafka, set `published_at`, commit.
+insert it (or lock the existing row), publish to Kafka, commit. A row is never committed
+before its event is durable, so `published_at` is written with the insert.
 - A concurrent request with the same key waits on the row lock, then replays the reply.
 - Kafka down: the transaction rolls back, so the table holds nothing and a retry starts afresh.
 - A crash after publishing but before commit also rolls back; the retry re-makes the same

@@ -1,0 +1,52 @@
+"""The OpenAPI document: request bodies parsed by the routes themselves, categories, security."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from fastapi import FastAPI
+from pydantic import TypeAdapter
+
+from casegold_intake.auth import BEARER_SCHEME
+from casegold_intake.commands import Command
+from casegold_intake.models import CaseRequest, MentionRequest
+
+# Write routes validate their JSON body straight from bytes (pydantic-core's parser, one pass),
+# so FastAPI does not see a body parameter; their bodies are declared here instead.
+BODIES: Final[dict[str, TypeAdapter[Any]]] = {
+    "CaseRequest": TypeAdapter(CaseRequest),
+    "MentionRequest": TypeAdapter(MentionRequest),
+    "Command": TypeAdapter(Command),
+}
+_REF: Final = "#/components/schemas/{model}"
+
+
+def request_body(name: str) -> dict[str, Any]:
+    """`openapi_extra` declaring a route's JSON body as the named component."""
+    schema = {"$ref": _REF.format(model=name)}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+def install(app: FastAPI, categories: tuple[str, ...]) -> None:
+    """Complete FastAPI's document: body components, the category list, bearer security."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = generate()
+            components = document.setdefault("components", {})
+            schemas = components.setdefault("schemas", {})
+            for name, adapter in BODIES.items():
+                schema = adapter.json_schema(ref_template=_REF)
+                schemas.update(schema.pop("$defs", {}))
+                schemas[name] = schema
+            for name in ("CaseRequest", "MentionRequest"):
+                schemas[name]["properties"]["category"]["enum"] = list(categories)
+            components["securitySchemes"] = {"bearer": BEARER_SCHEME}
+            for path, operations in document["paths"].items():
+                if path.startswith("/v1/"):
+                    for operation in operations.values():
+                        operation["security"] = [{"bearer": []}]
+        return app.openapi_schema or generate()
+
+    app.openapi = openapi  # type: ignore[method-assign]
