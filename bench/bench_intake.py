@@ -1,0 +1,398 @@
+"""Intake benchmark: open-loop load at fixed arrival rates against intake as a real process.
+
+Each request is scheduled at start + i / rate and its latency counts from that scheduled time,
+so queueing anywhere (generator, server, Kafka, PostgreSQL) shows in the figures — a closed loop
+would hide it. Requests are IVR posts with a unique Idempotency-Key, so every one takes the full
+path: PostgreSQL key row, Kafka with acks=all, commit. In the same run, a bare FastAPI endpoint
+validating the same body with no I/O gives the ceiling. A rate is sustained when at least 99 %
+of the offered requests got a 2xx and p99 ≤ 50 ms.
+
+    .venv/bin/python bench/bench_intake.py [--rates 500,1000,2000] [--duration 20] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter, deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+import uvloop
+from fastapi import FastAPI, Response
+
+from casegold_intake.models import CaseRequest
+from casegold_platform.kafka import TopicSpec, ensure_topics
+from casegold_platform.settings import KafkaSettings, PostgresSettings, load
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+P99_BAR = 0.050
+SUCCESS_BAR = 0.99
+
+# The ceiling: same framework, server and body validation as intake, no auth, no I/O.
+ceiling_app = FastAPI()
+_CEILING_REPLY = json.dumps({"case_id": str(uuid.UUID(int=0))}).encode()
+
+
+@ceiling_app.post("/v1/cases", status_code=201)
+async def ceiling_case(body: CaseRequest) -> Response:
+    """Validate the body, answer at once."""
+    return Response(_CEILING_REPLY, status_code=201, media_type="application/json")
+
+
+@ceiling_app.get("/readyz")
+async def ceiling_ready() -> dict[str, str]:
+    """Always ready."""
+    return {"status": "ok"}
+
+
+@dataclass
+class Step:
+    """The outcome of one rate."""
+
+    target: str
+    rate: int
+    offered: int
+    ok: int = 0
+    latencies: list[float] = field(default_factory=list)
+    errors: Counter[str] = field(default_factory=Counter)
+    elapsed: float = 0.0
+
+    def quantile(self, q: float) -> float:
+        ordered = sorted(self.latencies)
+        if not ordered:
+            return float("nan")
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    @property
+    def throughput(self) -> float:
+        return self.ok / self.elapsed if self.elapsed else 0.0
+
+    @property
+    def sustained(self) -> bool:
+        return self.ok >= SUCCESS_BAR * self.offered and self.quantile(0.99) <= P99_BAR
+
+    def line(self) -> str:
+        ms = [f"{self.quantile(q) * 1000:7.1f}" for q in (0.5, 0.99, 0.999)]
+        errors = ", ".join(f"{k}={v}" for k, v in self.errors.most_common()) or "-"
+        verdict = "sustained" if self.sustained else "NOT sustained"
+        return (
+            f"  {self.target:8} {self.rate:6}/s offered  {self.throughput:7.0f}/s ok  "
+            f"p50 {ms[0]} ms  p99 {ms[1]} ms  p99.9 {ms[2]} ms  errors {errors}  [{verdict}]"
+        )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def case_request(index: int, run: str, port: int) -> bytes:
+    """One IVR post: a realistic body and a unique Idempotency-Key."""
+    body = json.dumps(
+        {
+            "external_ref": f"call-{run}-{index}",
+            "channel": "ivr",
+            "customer": {
+                "phone": f"+86 138 {index % 10000:04d} {index // 10000 % 10000:04d}",
+                "name": "Li Wei",
+                "timezone": "Asia/Shanghai",
+                "locale": "zh-CN",
+            },
+            "category": ("product", "billing", "delivery", "service_attitude")[index % 4],
+            "dealer_id": f"dealer-{index % 50}",
+            "product": "washing machine WM-200",
+            "summary": "Washing machine leaks after repair",
+            "description": "The customer reports water on the floor after every wash. " * 3,
+            "occurred_at": "2025-06-01T10:00:00+08:00",
+        },
+        separators=(",", ":"),
+    ).encode()
+    auth = f"Authorization: Bearer dev-ivr-key\r\nIdempotency-Key: {run}-{index}\r\n"
+    head = (
+        f"POST /v1/cases HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{auth}"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+class Connection(asyncio.Protocol):
+    """One keep-alive HTTP/1.1 connection of the generator, driven by callbacks (no tasks)."""
+
+    def __init__(self, load: Load) -> None:
+        self.load = load
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.current: float | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports are not asyncio.Transport subclasses; they have write() all the same.
+        self.transport = transport  # type: ignore[assignment]
+
+    def send(self, index: int, scheduled: float) -> None:
+        assert self.transport is not None
+        self.current = scheduled
+        self.transport.write(self.load.requests[index])
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0:
+            return
+        head = bytes(self.buffer[:end]).lower()
+        at = head.find(b"content-length:")
+        length = 0
+        if at >= 0:
+            stop = head.find(b"\r\n", at)
+            length = int(head[at + 15 : stop if stop >= 0 else len(head)])
+        if len(self.buffer) < end + 4 + length:
+            return
+        del self.buffer[: end + 4 + length]
+        scheduled, self.current = self.current, None
+        assert scheduled is not None
+        self.load.finished(self, int(head[9:12]), scheduled)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if self in self.load.free:
+            self.load.free.remove(self)
+        if self.current is not None:
+            self.load.step.errors["connection lost"] += 1
+            self.load.pending -= 1
+            self.load.settle()
+
+
+class Load:
+    """Dispatches due requests to free connections; a request waits if none is free."""
+
+    def __init__(self, step: Step, requests: list[bytes]) -> None:
+        self.step = step
+        self.requests = requests
+        # First in, first out: every connection stays busy, none idles into the server's
+        # keep-alive timeout.
+        self.free: deque[Connection] = deque()
+        self.backlog: deque[tuple[int, float]] = deque()
+        self.pending = 0
+        self.last = 0.0
+        self.all_due = False
+        self.done = asyncio.Event()
+
+    def settle(self) -> None:
+        if self.all_due and self.pending == 0:
+            self.done.set()
+
+    def due(self, index: int, scheduled: float) -> None:
+        self.pending += 1
+        if self.free:
+            self.free.popleft().send(index, scheduled)
+        else:
+            self.backlog.append((index, scheduled))
+
+    def finished(self, connection: Connection, status: int, scheduled: float) -> None:
+        now = time.perf_counter()
+        self.pending -= 1
+        self.last = now
+        if 200 <= status < 300:
+            self.step.ok += 1
+            self.step.latencies.append(now - scheduled)
+        else:
+            self.step.errors[str(status)] += 1
+        if self.backlog:
+            connection.send(*self.backlog.popleft())
+        else:
+            self.free.append(connection)
+        self.settle()
+
+
+async def run_step(target: str, port: int, rate: int, duration: float, run: str) -> Step:
+    """Offer `rate` requests/s for `duration` s over keep-alive connections; open loop."""
+    count = int(rate * duration)
+    step = Step(target, rate, count)
+    load = Load(step, [case_request(i, run, port) for i in range(count)])
+    loop = asyncio.get_running_loop()
+    connections = []
+    for _ in range(min(512, max(64, rate // 4))):
+        _, connection = await loop.create_connection(lambda: Connection(load), "127.0.0.1", port)
+        connections.append(connection)
+    load.free.extend(connections)
+    # perf_counter, not loop.time(): uvloop's clock has millisecond resolution.
+    start = time.perf_counter() + 0.1
+    index = 0
+    while index < count:
+        now = time.perf_counter()
+        while index < count and start + index / rate <= now:
+            load.due(index, start + index / rate)
+            index += 1
+        if index < count:
+            await asyncio.sleep(max(0.0, start + index / rate - time.perf_counter()))
+    load.all_due = True
+    load.settle()
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(load.done.wait(), 15)
+    if load.pending:
+        step.errors["no reply in 15 s"] += load.pending
+    step.elapsed = max(load.last, start + (count - 1) / rate) - start
+    for connection in connections:
+        if connection.transport is not None:
+            connection.transport.close()
+    return step
+
+
+@contextmanager
+def server(command: list[str], env: dict[str, str], port: int, log: Path) -> Iterator[None]:
+    """A server process, ready on /readyz, stopped with SIGTERM at the end."""
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"{command[2]} exited:\n{log.read_text()[-2000:]}")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+                    sock.sendall(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                    if sock.recv(64).startswith(b"HTTP/1.1 200"):
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"not ready within 60 s; see {log}")
+            time.sleep(0.3)
+        yield
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+async def prepare(topic: str, schema: str) -> tuple[str, str]:
+    kafka, postgres = load(KafkaSettings), load(PostgresSettings)
+    await ensure_topics(kafka.bootstrap, [TopicSpec(topic, kafka.partitions)])
+    connection = await asyncpg.connect(postgres.dsn)
+    try:
+        await connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        await connection.execute(f'CREATE SCHEMA "{schema}"')
+    finally:
+        await connection.close()
+    separator = "&" if "?" in postgres.dsn else "?"
+    dsn = f"{postgres.dsn}{separator}search_path={schema}"
+    # TLS to a database on the same machine only costs CPU (asyncpg's default is to prefer it).
+    if "sslmode=" not in dsn:
+        dsn += "&sslmode=disable"
+    return kafka.bootstrap, dsn
+
+
+async def finish(topic: str, schema: str, bootstrap: str) -> int:
+    """Drop the bench schema; return how many events the bench topic holds."""
+    from aiokafka import AIOKafkaConsumer
+
+    connection = await asyncpg.connect(load(PostgresSettings).dsn)
+    try:
+        await connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        await connection.close()
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        while not consumer.assignment():
+            await consumer.getmany(timeout_ms=100)
+        ends = await consumer.end_offsets(list(consumer.assignment()))
+        return sum(ends.values())
+    finally:
+        await consumer.stop()
+
+
+def ladder(
+    target: str, port: int, rates: list[int], duration: float, run: str
+) -> tuple[Step, list[Step]]:
+    """A warm-up, then each rate in turn, printed as it completes."""
+    # Warm-up, not reported: pools fill (each new PostgreSQL connection pays its SCRAM
+    # handshake), producers find their partitions' leaders, code paths get their caches.
+    warm_up = asyncio.run(run_step(target, port, min(rates), 4, f"{run}-{target}-warm-up"))
+    steps = []
+    for rate in rates:
+        step = asyncio.run(run_step(target, port, rate, duration, f"{run}-{target}-{rate}"))
+        print(step.line(), flush=True)
+        steps.append(step)
+    return warm_up, steps
+
+
+def best(steps: list[Step]) -> float:
+    return max((step.throughput for step in steps if step.sustained), default=0.0)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rates", default="500,1000,2000", help="offered rates, comma-separated")
+    parser.add_argument(
+        "--ceiling-rates", default=None, help="rates for the ceiling (default: same)"
+    )
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds per rate")
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn workers of both servers")
+    args = parser.parse_args()
+    uvloop.install()  # the generator shares the CPUs: keep its own overhead low
+    rates = [int(rate) for rate in args.rates.split(",")]
+    ceiling_rates = [int(r) for r in (args.ceiling_rates or args.rates).split(",")]
+    run = uuid.uuid4().hex[:8]
+    topic, schema = f"bench.intake.{run}", f"bench_intake_{run}"
+    bootstrap, dsn = asyncio.run(prepare(topic, schema))
+    logs = Path(os.environ.get("CASEGOLD_VAR_DIR", ROOT / "var")) / "log"
+    logs.mkdir(parents=True, exist_ok=True)
+    print(f"intake benchmark: open loop, {args.duration:.0f} s per rate, {args.workers} workers, "
+          f"{os.cpu_count()} CPUs, acks=all, broker and PostgreSQL on this machine")  # fmt: skip
+    port = free_port()
+    env = dict(
+        os.environ,
+        CASEGOLD_INTAKE_DEV_KEYS="true",
+        CASEGOLD_INTAKE_PORT=str(port),
+        CASEGOLD_INTAKE_WORKERS=str(args.workers),
+        CASEGOLD_INTAKE_TOPIC=topic,
+        CASEGOLD_INTAKE_LOG_LEVEL="WARNING",
+        CASEGOLD_PG_DSN=dsn,
+        CASEGOLD_PG_POOL_MAX="20",
+    )
+    try:
+        with server([PYTHON, "-m", "casegold_intake"], env, port, logs / "bench-intake.log"):
+            warm_up, intake = ladder("intake", port, rates, args.duration, run)
+        ceiling_port = free_port()
+        command = [
+            PYTHON, "-m", "uvicorn", "bench_intake:ceiling_app", "--app-dir", "bench",
+            "--port", str(ceiling_port), "--workers", str(args.workers), "--loop", "uvloop",
+            "--http", "httptools", "--no-access-log", "--log-level", "warning",
+        ]  # fmt: skip
+        with server(command, dict(os.environ), ceiling_port, logs / "bench-ceiling.log"):
+            _, ceiling = ladder("ceiling", ceiling_port, ceiling_rates, args.duration, run)
+    finally:
+        events = asyncio.run(finish(topic, schema, bootstrap))
+    accepted = warm_up.ok + sum(step.ok for step in intake)
+    print(f"  events on the bench topic: {events} for {accepted} cases acknowledged 2xx "
+          "(warm-up included)")  # fmt: skip
+    intake_best, ceiling_best = best(intake), best(ceiling)
+    ratio = intake_best / ceiling_best if ceiling_best else float("nan")
+    print(
+        f"  best sustained (≥ {SUCCESS_BAR:.0%} 2xx, p99 ≤ {P99_BAR * 1000:.0f} ms): intake "
+        f"{intake_best:.0f}/s, ceiling {ceiling_best:.0f}/s, ratio {ratio:.2f}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
