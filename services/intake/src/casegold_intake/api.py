@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any, Final
+import re
+from typing import Any, Final
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
-from casegold_intake.auth import AuthError, Principal, authenticate, require
+from casegold_intake.auth import AuthError, Principal, authenticate, authorizer
 from casegold_intake.cases import (
     InvalidField,
     check_category,
@@ -30,18 +31,12 @@ from casegold_intake.models import (
     Problem,
     ValidationProblem,
 )
-from casegold_intake.openapi import BODIES, request_body
+from casegold_intake.openapi import BODIES, write_operation
 from casegold_intake.runtime import Runtime
 
 KEY_PATTERN: Final = r"^[\x21-\x7e]{1,200}$"
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        pattern=KEY_PATTERN,
-        description="1–200 visible ASCII characters; required for the ivr role",
-    ),
-]
+_KEY_LOC: Final = ("header", "Idempotency-Key")
+_KEY = re.compile(r"[\x21-\x7e]{1,200}")
 
 
 def _problem(description: str) -> dict[str, Any]:
@@ -62,9 +57,11 @@ WRITE_ERRORS: Final[dict[int | str, dict[str, Any]]] = {
     },
 }
 
-CaseWriter = Annotated[Principal, Depends(require("ivr", "agent"))]
-MentionWriter = Annotated[Principal, Depends(require("ivr", "monitor"))]
-CommandWriter = Annotated[Principal, Depends(require(*COMMAND_ROLES))]
+# Write routes authorise and read their header and body themselves: each FastAPI dependency
+# or parameter costs on every request, and these routes carry all the load.
+CASE_WRITERS: Final = authorizer("ivr", "agent")
+MENTION_WRITERS: Final = authorizer("ivr", "monitor")
+COMMAND_WRITERS: Final = authorizer(*COMMAND_ROLES)
 
 CASE_REPLIES: Final[dict[int | str, dict[str, Any]]] = {
     200: {"model": CaseAccepted, "description": "replay of a known Idempotency-Key"},
@@ -80,9 +77,18 @@ def runtime(request: Request) -> Runtime:
     return current
 
 
-def _idempotency_key(principal: Principal, key: str | None) -> str | None:
-    if key is None and principal.role == "ivr":
-        raise InvalidField(("header", "Idempotency-Key"), "required for the ivr role", "missing")
+def idempotency_key(request: Request, principal: Principal) -> str | None:
+    """The request's Idempotency-Key, checked; required for the ivr role."""
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        if principal.role == "ivr":
+            raise InvalidField(
+                ("header", "Idempotency-Key"), "required for the ivr role", "missing"
+            )
+        return None
+    if not _KEY.fullmatch(key):
+        message = "1 to 200 visible ASCII characters"
+        raise InvalidField(_KEY_LOC, message, "string_pattern_mismatch")
     return key
 
 
@@ -108,18 +114,17 @@ def _json(body: bytes, status: int) -> Response:
     response_model=CaseAccepted,
     responses=CASE_REPLIES,
     summary="Open a case",
-    openapi_extra=request_body("CaseRequest"),
+    openapi_extra=write_operation("CaseRequest"),
 )
 async def post_case(
     request: Request,
-    principal: CaseWriter,
-    idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Open a complaint case; 201 once durable in Kafka, 200 when replaying a known key."""
     rt = runtime(request)
     now = rt.clock()
+    principal = CASE_WRITERS(request)
+    key = idempotency_key(request, principal)
     body: CaseRequest = await parse_body(request, "CaseRequest")
-    key = _idempotency_key(principal, idempotency_key)
     check_category(body.category, rt.categories, ("body", "category"))
     digest = fingerprint("case", body)
     event, reply = open_case(
@@ -139,18 +144,17 @@ async def post_case(
     response_model=CaseAccepted,
     responses=CASE_REPLIES,
     summary="Open a social case from a negative public mention",
-    openapi_extra=request_body("MentionRequest"),
+    openapi_extra=write_operation("MentionRequest"),
 )
 async def post_mention(
     request: Request,
-    principal: MentionWriter,
-    idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Open a `social` case from a mention; sensitive when the policy's keywords match."""
     rt = runtime(request)
     now = rt.clock()
+    principal = MENTION_WRITERS(request)
+    key = idempotency_key(request, principal)
     body: MentionRequest = await parse_body(request, "MentionRequest")
-    key = _idempotency_key(principal, idempotency_key)
     check_category(body.category, rt.categories, ("body", "category"))
     digest = fingerprint("mention", body)
     event, reply = open_mention_case(
@@ -189,17 +193,17 @@ async def _submit_case(
     response_model=CommandAccepted,
     responses=WRITE_ERRORS,
     summary="Send one command to a case",
-    openapi_extra=request_body("Command"),
+    openapi_extra=write_operation("Command"),
 )
 async def post_command(
     request: Request,
     case_id: UUID,
-    principal: CommandWriter,
-    idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Append the command's event; 202 once durable in Kafka (the state machine decides later)."""
     rt = runtime(request)
     now = rt.clock()
+    principal = COMMAND_WRITERS(request)
+    key = idempotency_key(request, principal)
     command: Command = await parse_body(request, "Command")
     if command.command in MANAGER_ONLY and principal.role != "manager":
         raise AuthError(403, f"only a manager may {command.command}")
@@ -208,12 +212,12 @@ async def post_command(
         command,
         case_id=case_id,
         principal=principal,
-        ids=ids_for(principal, idempotency_key, digest),
+        ids=ids_for(principal, key, digest),
         now=now,
     )
     outcome = await rt.intake.submit(
         principal=principal,
-        key=idempotency_key,
+        key=key,
         digest=digest,
         event=event,
         reply=reply,

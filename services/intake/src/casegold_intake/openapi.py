@@ -19,12 +19,22 @@ BODIES: Final[dict[str, TypeAdapter[Any]]] = {
     "Command": TypeAdapter(Command),
 }
 _REF: Final = "#/components/schemas/{model}"
+KEY_PARAMETER: Final = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "1–200 visible ASCII characters; required for the ivr role",
+    "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,200}$"},
+}
 
 
-def request_body(name: str) -> dict[str, Any]:
-    """`openapi_extra` declaring a route's JSON body as the named component."""
+def write_operation(name: str) -> dict[str, Any]:
+    """`openapi_extra` of a write route: its JSON body (the named component) and its header."""
     schema = {"$ref": _REF.format(model=name)}
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+    return {
+        "requestBody": {"required": True, "content": {"application/json": {"schema": schema}}},
+        "parameters": [KEY_PARAMETER],
+    }
 
 
 def install(app: FastAPI, categories: tuple[str, ...]) -> None:

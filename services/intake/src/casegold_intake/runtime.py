@@ -97,14 +97,15 @@ def real_adapters(
             postgres.dsn,
             min_size=postgres.pool_min,
             max_size=postgres.pool_max,
-            command_timeout=settings.db_timeout_seconds * 4,
             reset=_keep_session,
             server_settings=_session_settings(settings),
         )
         assert pool is not None
         store = PostgresKeyStore(pool, settings.db_timeout_seconds)
         publisher = KafkaPublisher(
-            lambda: durable_producer(kafka),
+            # No linger: the idempotent producer has one request in flight per broker anyway,
+            # so messages batch up behind it; waiting longer only adds latency and wake-ups.
+            lambda: durable_producer(kafka, linger_ms=0),
             topic or settings.topic,
             settings.send_timeout_seconds,
             on_retire=lambda reason: metrics.producer_retired.labels(reason).inc(),
