@@ -29,7 +29,7 @@ ATTEMPT_SECONDS = Histogram(
     registry=REGISTRY,
 )
 DEAD_LETTERS = Counter(
-    "casegold_notification_dead_letters_total",
+    "casegold_notification_dead_lettered_total",
     "Deliveries that became dead (attempts exhausted, permanent failure, stale or unknown "
     "recipient) in this process.",
     ["channel"],
