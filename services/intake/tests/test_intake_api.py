@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 from uuid import UUID
@@ -20,6 +21,7 @@ from casegold_intake.testing import (
     Api,
     case_body,
     mention_body,
+    running_api,
 )
 
 CASES = "/v1/cases"
@@ -268,3 +270,13 @@ async def test_replies_carry_uuid_strings(api: Api) -> None:
     response = await api.client.post(CASES, json=case_body(), headers=AGENT)
     UUID(response.json()["case_id"])
     assert response.headers["content-type"] == "application/json"
+
+
+async def test_slow_dependencies_together_are_cut_at_the_request_deadline() -> None:
+    async with running_api(request_deadline_seconds=0.2) as slow:
+        slow.publisher.delay = 2.0
+        started = time.monotonic()
+        response = await slow.client.post(CASES, json=case_body(), headers=keyed("slow"))
+        assert response.status_code == 503 and "Retry-After" in response.headers
+        assert time.monotonic() - started < 1.0
+        assert not slow.store.rows and not slow.publisher.sent

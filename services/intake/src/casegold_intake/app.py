@@ -55,7 +55,11 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with adapters(metrics) as opened:
-            runtime.intake = Intake(publisher=opened.publisher, store=opened.store)
+            runtime.intake = Intake(
+                publisher=opened.publisher,
+                store=opened.store,
+                deadline=settings.request_deadline_seconds,
+            )
             yield
             runtime.intake = Intake(publisher=NOT_STARTED, store=None)
 

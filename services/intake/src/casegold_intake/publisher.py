@@ -84,6 +84,12 @@ class KafkaPublisher:
             if producer is not None:
                 self._retire(producer, reason)
             raise PublishUnavailable(f"Kafka did not acknowledge: {reason}") from error
+        except asyncio.CancelledError:
+            # Cut short by the request's deadline (or shutdown): what it queued must not
+            # reach the topic after the client was told 503.
+            if producer is not None:
+                self._retire(producer, "cancelled")
+            raise
 
     async def ready(self) -> bool:
         """Whether a healthy producer is connected to at least one broker."""

@@ -102,6 +102,7 @@ class IntakeSettings(BaseSettings):
     topic: str = Field(CASE_EVENTS, min_length=1, description="for benchmarks and tests only")
     send_timeout_seconds: float = Field(3.0, gt=0, le=4.5)
     db_timeout_seconds: float = Field(1.5, gt=0, le=10)
+    request_deadline_seconds: float = Field(4.5, gt=0, le=4.9, description="whole write path")
     retry_after_seconds: int = Field(2, ge=1, le=300)
     idempotency_retention_hours: float = Field(48.0, ge=24.0, le=24 * 365)
     sweep_interval_seconds: float = Field(600.0, ge=1.0)

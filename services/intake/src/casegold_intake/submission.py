@@ -13,6 +13,7 @@ before its event is durable, so `published_at` is written with the insert.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 import structlog
@@ -20,13 +21,19 @@ from pydantic import BaseModel
 
 from casegold_contracts import Event, dump, message_key
 from casegold_intake.auth import Principal
-from casegold_intake.ports import KeyRecord, KeyStore, Publisher, StoreUnavailable
+from casegold_intake.ports import KeyRecord, KeyStore, Publisher, StoreUnavailable, Unavailable
 
 log = structlog.get_logger("casegold_intake")
 
 
 class KeyConflict(Exception):
     """The Idempotency-Key was used before with a different request (409)."""
+
+
+class RequestDeadline(Unavailable):
+    """The dependencies together took longer than the request's deadline."""
+
+    reason = "deadline"
 
 
 class KeysUnavailable(StoreUnavailable):
@@ -45,9 +52,12 @@ class Outcome:
 class Intake:
     """Makes one accepted request durable, exactly once per Idempotency-Key."""
 
-    def __init__(self, *, publisher: Publisher, store: KeyStore | None) -> None:
+    def __init__(
+        self, *, publisher: Publisher, store: KeyStore | None, deadline: float = 4.5
+    ) -> None:
         self.publisher = publisher
         self.store = store
+        self.deadline = deadline
 
     async def submit(
         self,
@@ -60,7 +70,28 @@ class Intake:
         created_status: int,
         replay_status: int,
     ) -> Outcome:
-        """Publish the event (once per key) and return the reply to send."""
+        """Publish the event (once per key) and return the reply to send, within the deadline.
+
+        Each step has its own bound; the deadline caps their sum, so a client waits less than
+        5 s for its 503 whatever combination of slow dependencies it meets.
+        """
+        statuses = (created_status, replay_status)
+        try:
+            async with asyncio.timeout(self.deadline):
+                return await self._submit(principal, key, digest, event, reply, statuses)
+        except TimeoutError:
+            raise RequestDeadline(f"no outcome within {self.deadline} s") from None
+
+    async def _submit(
+        self,
+        principal: Principal,
+        key: str | None,
+        digest: bytes,
+        event: Event,
+        reply: BaseModel,
+        statuses: tuple[int, int],
+    ) -> Outcome:
+        created_status, replay_status = statuses
         value, reply_bytes = dump(event), reply.model_dump_json().encode()
         if key is None:
             await self.publisher.publish(message_key(event), value)
