@@ -85,7 +85,7 @@ async def run(config: Config) -> None:
             group_id=settings.group_id,
             client_id=f"casegold-notifier-{settings.worker_name}",
             enable_auto_commit=False,
-            auto_offset_reset="earliest",
+            auto_offset_reset=settings.start_from,
             session_timeout_ms=10_000,
             heartbeat_interval_ms=2_000,
         ),

@@ -26,6 +26,9 @@ class NotifierSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=PREFIX, extra="ignore")
 
     group_id: str = Field("casegold-notifier", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,120}$")
+    # Where a group without committed offsets starts: earliest loses nothing; latest skips the
+    # topic's history when a notifier is attached to an old topic for the first time.
+    start_from: Literal["earliest", "latest"] = "earliest"
     worker_name: str = Field(default_factory=_worker_name, min_length=1, max_length=100)
     host: str = "127.0.0.1"
     port: int = Field(8085, ge=1, le=65535, description="/healthz, /readyz and /metrics")
