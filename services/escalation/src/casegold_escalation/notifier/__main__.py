@@ -6,9 +6,11 @@ import asyncio
 import sys
 
 from casegold_escalation.notifier.recipients import load_book
-from casegold_escalation.notifier.service import Config, run
+from casegold_escalation.notifier.service import ComponentFailed, Config, run
 from casegold_escalation.notifier.settings import load_settings
+from casegold_platform.kafka import BrokerUnavailable
 from casegold_platform.logging import configure
+from casegold_platform.postgres import DatabaseUnavailable, MigrationError
 from casegold_platform.settings import ConfigError, KafkaSettings, PostgresSettings, load
 from casegold_sla import PolicyError
 
@@ -33,6 +35,9 @@ def main() -> int:
     except ConfigError as error:  # a secret variable named by the recipients is missing
         print(f"casegold-notifier: {error}", file=sys.stderr)
         return 2
+    except (BrokerUnavailable, DatabaseUnavailable, MigrationError, ComponentFailed) as error:
+        print(f"casegold-notifier: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
+from pydantic import ValidationError
 
 from casegold_contracts import EscalationRaised
 from casegold_escalation.notifier import metrics
@@ -127,7 +128,15 @@ class Dispatcher:
                 error = f"recipient {claim.recipient!r} is not configured any more"
                 await self._dead(claim, kind, error)
                 return
-            document = await self._document(claim)
+            if claim.attempt > self.limits.retry.max_attempts:
+                # Claims whose notifier died count too: a notice must not loop for ever.
+                await self._dead(claim, kind, f"{claim.attempt - 1} attempts were interrupted")
+                return
+            try:
+                document = await self._document(claim)
+            except ValidationError as error:
+                await self._dead(claim, kind, f"cannot render the stored notice: {error}")
+                return
             started = time.monotonic()
             try:
                 await asyncio.wait_for(channel.send(document), self.limits.attempt_timeout)

@@ -124,15 +124,14 @@ async def run(config: Config) -> None:
     signalled = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, signalled.set)
+    failed: list[asyncio.Task[None]] = []
     try:
         waiter = asyncio.create_task(signalled.wait())
         await asyncio.wait({waiter, consuming, dispatching}, return_when=asyncio.FIRST_COMPLETED)
         waiter.cancel()
-        for task in (consuming, dispatching):
-            if task.done() and task.exception() is not None:
-                log.error(
-                    "component_failed", component=task.get_name(), error=repr(task.exception())
-                )
+        failed = [task for task in (consuming, dispatching) if task.done() and task.exception()]
+        for task in failed:
+            log.error("component_failed", component=task.get_name(), error=repr(task.exception()))
     finally:
         log.info("stopping", in_flight=len(dispatcher.tasks))
         stopping.set()
@@ -145,3 +144,9 @@ async def run(config: Config) -> None:
         await client.aclose()
         await pool.close()
         log.info("stopped")
+    if failed:
+        raise ComponentFailed(", ".join(task.get_name() for task in failed))
+
+
+class ComponentFailed(Exception):
+    """The consumer or the dispatcher stopped on an error: exit non-zero to be restarted."""
