@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Final
+from typing import Any, Final
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -84,6 +84,19 @@ class HttpMetricsMiddleware:
     def __init__(self, app: ASGIApp, metrics: IntakeMetrics) -> None:
         self.app = app
         self.metrics = metrics
+        # labels() costs a lock and a tuple build per call; the label sets are few and fixed.
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    def _series(self, method: str, route: str, status: int) -> tuple[Any, Any]:
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:
+            children = (
+                self.metrics.requests.labels(method, route, str(status)),
+                self.metrics.latency.labels(method, route),
+            )
+            self._children[key] = children
+        return children
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
