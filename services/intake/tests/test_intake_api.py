@@ -150,6 +150,9 @@ async def test_non_json_is_a_415(api: Api) -> None:
     missing = await api.client.post(CASES, content=b"{}", headers=AGENT)
     assert missing.status_code == 415
     assert not api.publisher.sent
+    metrics = (await api.client.get("/metrics")).text
+    series = 'casegold_http_requests_total{method="POST",route="/v1/cases",status="415"} 2.0'
+    assert series in metrics
 
 
 async def test_a_body_over_the_limit_is_a_413_also_without_content_length(api: Api) -> None:

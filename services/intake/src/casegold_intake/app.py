@@ -80,7 +80,7 @@ def create_app(
     _install_error_replies(app, settings)
     app.add_middleware(JsonBodyMiddleware, limit=settings.body_limit_bytes)
     # Outermost, so 413/415 answers are counted too.
-    app.add_middleware(HttpMetricsMiddleware, metrics=metrics)
+    app.add_middleware(HttpMetricsMiddleware, metrics=metrics, routes=api.router.routes)
     return app
 
 

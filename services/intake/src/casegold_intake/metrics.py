@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
 from typing import Any, Final
 
 from prometheus_client import (
@@ -19,6 +20,7 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 LATENCY_BUCKETS: Final = (
@@ -81,9 +83,10 @@ class IntakeMetrics:
 class HttpMetricsMiddleware:
     """Counts and times every HTTP request under its route template."""
 
-    def __init__(self, app: ASGIApp, metrics: IntakeMetrics) -> None:
+    def __init__(self, app: ASGIApp, metrics: IntakeMetrics, routes: Sequence[BaseRoute]) -> None:
         self.app = app
         self.metrics = metrics
+        self.routes = routes
         # labels() costs a lock and a tuple build per call; the label sets are few and fixed.
         self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
@@ -114,10 +117,18 @@ class HttpMetricsMiddleware:
         try:
             await self.app(scope, receive, send_status)
         finally:
-            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            route = getattr(scope.get("route"), "path", None) or self._template(scope)
             method = scope["method"] if scope["method"] in _METHODS else "other"
             self.metrics.requests.labels(method, route, str(status)).inc()
             self.metrics.latency.labels(method, route).observe(time.perf_counter() - started)
+
+    def _template(self, scope: Scope) -> str:
+        # A request refused before routing (413, 415) is still counted under its route.
+        for candidate in self.routes:
+            match, _ = candidate.matches(scope)
+            if match is not Match.NONE:
+                return str(getattr(candidate, "path", "unmatched"))
+        return "unmatched"
 
 
 _METHODS: Final = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
