@@ -13,8 +13,10 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from casegold_contracts import CaseOpened, Undecodable, parse
+from casegold_intake.idempotency import PostgresKeyStore
 from casegold_intake.testing import AGENT, IVR, RealApi, case_body, running_real_api
 from casegold_platform.kafka import TopicSpec, ensure_topics
+from casegold_platform.postgres import migrate
 from casegold_platform.settings import KafkaSettings
 
 pytestmark = pytest.mark.integration
@@ -163,3 +165,25 @@ async def test_readiness_and_commands_on_the_real_stack(
     records = await read_topic(kafka_settings.bootstrap, topic, 2)
     assert [key for key, _ in records] == [case_id.encode()] * 2
     assert [json.loads(value)["type"] for _, value in records] == ["case_opened", "case_assigned"]
+
+
+async def test_keys_older_than_the_retention_are_swept(pg_schema: str) -> None:
+    await migrate(pg_schema)
+    pool = await asyncpg.create_pool(pg_schema, min_size=1, max_size=2)
+    assert pool is not None
+    try:
+        for key, age in (("old", 49), ("recent", 1)):
+            await pool.execute(
+                """INSERT INTO idempotency_keys
+                   (client_id, key, body_sha256, case_id, event_id, published_at, created_at)
+                   VALUES ('c', $1, '\\x00', gen_random_uuid(), gen_random_uuid(), now(),
+                           now() - make_interval(hours => $2))""",
+                key,
+                age,
+            )
+        assert await PostgresKeyStore(pool, timeout=5).sweep(48 * 3600) == 1
+        assert [row["key"] for row in await pool.fetch("SELECT key FROM idempotency_keys")] == [
+            "recent"
+        ]
+    finally:
+        await pool.close()
