@@ -97,3 +97,34 @@ def test_commands_for_an_unknown_case_are_rejected(processor: CaseProcessor) -> 
 
 def test_a_tick_for_an_unknown_case_does_nothing(processor: CaseProcessor) -> None:
     assert processor.on_tick(None, T0) == Outcome(None, None)
+
+
+def test_notices_carry_the_timeline_promises_and_earlier_escalations(
+    processor: CaseProcessor,
+) -> None:
+    case_id = uuid4()
+    record = processor.on_event(
+        None, make_case_opened(case_id=case_id, at=T0, priority="P1"), T0
+    ).stored
+    promised = make_event(
+        "callback_promised",
+        case_id=case_id,
+        at=T0 + timedelta(seconds=1),
+        promise_id="p-1",
+        due_at=T0 + timedelta(seconds=2),
+    )
+    record = processor.on_event(record, promised, T0 + timedelta(seconds=1)).stored
+    notices: list[EscalationRaised] = []
+    for second in range(2, 6):
+        outcome = processor.on_tick(record, T0 + timedelta(seconds=second))
+        record = outcome.stored
+        notices += fired(outcome)
+    broken = [n for n in notices if n.payload.milestone == "promise:p-1"]
+    assert broken and broken[0].payload.reason == "broken_promise"
+    later = notices[-1].payload.case
+    assert [e.type for e in later.recent_events] == ["case_opened", "callback_promised"]
+    assert later.summary == "Washing machine leaks after repair"
+    assert [(p.promise_id, p.status) for p in later.promises] == [("p-1", "broken")]
+    earlier = {p.escalation_id for p in later.prior_escalations}
+    assert broken[0].payload.escalation_id in earlier
+    assert notices[-1].payload.escalation_id not in earlier

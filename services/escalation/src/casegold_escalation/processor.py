@@ -29,6 +29,7 @@ from casegold_contracts import (
     message_key,
     new_event,
 )
+from casegold_escalation.context import CaseContext
 from casegold_escalation.records import CustomerCase, decode_case, encode_case
 from casegold_sla import (
     CaseState,
@@ -80,7 +81,7 @@ class CaseProcessor:
 
     def on_event(self, stored: bytes | None, event: Event, now: datetime) -> Outcome:
         """Apply a case event, then fire what is due at now (immediate escalations among them)."""
-        state = None if stored is None else decode_case(stored, self.registry)
+        state, context = (None, CaseContext()) if stored is None else self._load(stored)
         if isinstance(event, _OWN_EVENTS) and state is None:
             return Outcome(stored, None)
         result = evolve(state, event, self.registry.current)
@@ -91,7 +92,9 @@ class CaseProcessor:
             if not isinstance(event, _OWN_EVENTS):
                 outcome.messages.append(_rejection(event, result, now))
             return outcome
-        outcome = self._decide(result, now)
+        if result is not state:  # the same object back means a redelivered event
+            context.record_event(event)
+        outcome = self._decide(result, context, now)
         outcome.opened = state is None
         if outcome.opened and isinstance(event, CaseOpened) and event.payload.customer_key:
             customer = CustomerCase(
@@ -106,19 +109,24 @@ class CaseProcessor:
         """Fire what is due at now for a stored case (a tick for an unknown case does nothing)."""
         if stored is None:
             return Outcome(None, None)
-        return self._decide(decode_case(stored, self.registry), now)
+        return self._decide(*self._load(stored), now)
 
-    def _decide(self, state: CaseState, now: datetime) -> Outcome:
+    def _load(self, stored: bytes) -> tuple[CaseState, CaseContext]:
+        return decode_case(stored, self.registry)
+
+    def _decide(self, state: CaseState, context: CaseContext, now: datetime) -> Outcome:
         decision = decide(state, now)
-        outcome = Outcome(
-            encode_case(decision.state, decision.next_check_us),
+        # Notices show the history before this decision; then the fired steps join it.
+        messages = _escalation_messages(decision, context, now)
+        context.record_escalations(decision.escalations, now.isoformat())
+        return Outcome(
+            encode_case(decision.state, context, decision.next_check_us),
             decision.next_check_us,
+            messages=messages,
             escalations=decision.escalations,
             closed=decision.state.status == "closed",
             priority=decision.state.priority,
         )
-        outcome.messages.extend(_escalation_messages(decision, now))
-        return outcome
 
 
 def _system_message(
@@ -135,9 +143,14 @@ def _system_message(
     return Message(topic, message_key(event), dump(event), notice_id)
 
 
-def _escalation_messages(decision: Decision, now: datetime) -> list[Message]:
+def _escalation_messages(decision: Decision, context: CaseContext, now: datetime) -> list[Message]:
     state = decision.state
-    messages = []
+    messages: list[Message] = []
+    if not decision.escalations:
+        return messages
+    timeline, promises = context.timeline(), context.promise_snapshots()
+    prior = context.prior_escalations()
+    summary = next((e["summary"] for e in context.recent if e["type"] == "case_opened"), None)
     for escalation in decision.escalations:
         snapshot = CaseSnapshot(
             status=state.status,
@@ -147,6 +160,10 @@ def _escalation_messages(decision: Decision, now: datetime) -> list[Message]:
             dealer_id=state.dealer_id,
             sensitive=state.sensitive,
             late_seconds=int(escalation.late.total_seconds()),
+            summary=summary,
+            recent_events=timeline,
+            promises=promises,
+            prior_escalations=prior,
         )
         for audience in escalation.audience:
             payload = EscalationRaisedPayload(

@@ -8,21 +8,25 @@ from uuid import UUID
 
 from pydantic_core import from_json, to_json
 
+from casegold_escalation.context import CaseContext
 from casegold_sla import CaseState, PolicyRegistry, dump_state, load_state
 
-# A case record is the next-check instant (8 bytes, big-endian, -1 for none) followed by the
-# state as JSON, so rebuilding the due index after a rebalance reads 8 bytes, not the state.
+# A case record is the next-check instant (8 bytes, big-endian, -1 for none) followed by
+# {"state": …, "context": …} as JSON, so rebuilding the due index after a rebalance reads
+# 8 bytes, not the state.
 _NEXT = struct.Struct(">q")
 
 
-def encode_case(state: CaseState, next_check_us: int | None) -> bytes:
+def encode_case(state: CaseState, context: CaseContext, next_check_us: int | None) -> bytes:
     """Table value of one case."""
-    return _NEXT.pack(-1 if next_check_us is None else next_check_us) + to_json(dump_state(state))
+    document = {"state": dump_state(state), "context": context.to_json()}
+    return _NEXT.pack(-1 if next_check_us is None else next_check_us) + to_json(document)
 
 
-def decode_case(value: bytes, registry: PolicyRegistry) -> CaseState:
-    """The case state stored by encode_case."""
-    return load_state(from_json(value[_NEXT.size :]), registry)
+def decode_case(value: bytes, registry: PolicyRegistry) -> tuple[CaseState, CaseContext]:
+    """The case state and context stored by encode_case."""
+    document = from_json(value[_NEXT.size :])
+    return load_state(document["state"], registry), CaseContext.from_json(document.get("context"))
 
 
 def next_check_of(value: bytes) -> int | None:

@@ -1,0 +1,111 @@
+"""What a notice shows beside the state: the last events, the promises, earlier escalations.
+
+The SLA core keeps only what the clocks need; a manager's notice also needs the case's recent
+history (SPEC §3 "Notifications"). The worker keeps this small context in the same table
+record as the state, so it costs no extra write, and bounds it so a record stays small.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from casegold_contracts import (
+    CallbackPromised,
+    CaseOpened,
+    EscalationAcknowledged,
+    Event,
+    NoteAdded,
+    PriorEscalation,
+    PromiseKept,
+    PromiseSnapshot,
+    TimelineEntry,
+)
+from casegold_sla import Escalation
+
+RECENT_EVENTS = 5
+PRIOR_ESCALATIONS = 10
+PROMISES = 10
+SUMMARY_CHARS = 200
+
+
+@dataclass(slots=True)
+class CaseContext:
+    """Bounded, JSON-friendly history of one case."""
+
+    recent: list[dict[str, Any]] = field(default_factory=list)
+    promises: dict[str, dict[str, Any]] = field(default_factory=dict)
+    prior: list[dict[str, Any]] = field(default_factory=list)
+
+    def record_event(self, event: Event) -> None:
+        """Remember an accepted event on the timeline, and what it says of promises."""
+        summary = None
+        if isinstance(event, CaseOpened):
+            summary = event.payload.summary
+        elif isinstance(event, NoteAdded):
+            summary = event.payload.text
+        entry = {
+            "event_id": str(event.event_id),
+            "type": event.type,
+            "occurred_at": event.occurred_at.isoformat(),
+            "actor_kind": event.actor.kind,
+            "summary": summary[:SUMMARY_CHARS] if summary else None,
+        }
+        self.recent = [*self.recent, entry][-RECENT_EVENTS:]
+        if isinstance(event, CallbackPromised):
+            promise = {"due_at": event.payload.due_at.isoformat(), "status": "pending"}
+            self.promises[event.payload.promise_id] = promise
+            while len(self.promises) > PROMISES:
+                self.promises.pop(next(iter(self.promises)))
+        elif isinstance(event, PromiseKept) and event.payload.promise_id in self.promises:
+            self.promises[event.payload.promise_id]["status"] = "kept"
+        elif isinstance(event, EscalationAcknowledged):
+            acknowledged = str(event.payload.escalation_id)
+            for item in self.prior:
+                if item["escalation_id"] == acknowledged:
+                    item["acknowledged"] = True
+
+    def record_escalations(self, escalations: tuple[Escalation, ...], fired_at: str) -> None:
+        """Remember fired steps (once each) and mark the promises they say were broken."""
+        known = {item["escalation_id"] for item in self.prior}
+        for escalation in escalations:
+            if escalation.milestone.startswith("promise:"):
+                promise = self.promises.get(escalation.milestone.split(":", 1)[1])
+                if promise is not None and promise["status"] == "pending":
+                    promise["status"] = "broken"
+            if str(escalation.escalation_id) in known:
+                continue
+            known.add(str(escalation.escalation_id))
+            self.prior.append(
+                {
+                    "escalation_id": str(escalation.escalation_id),
+                    "milestone": escalation.milestone,
+                    "step": escalation.step,
+                    "fired_at": fired_at,
+                }
+            )
+        self.prior = self.prior[-PRIOR_ESCALATIONS:]
+
+    def timeline(self) -> tuple[TimelineEntry, ...]:
+        return tuple(TimelineEntry.model_validate(item) for item in self.recent)
+
+    def promise_snapshots(self) -> tuple[PromiseSnapshot, ...]:
+        return tuple(
+            PromiseSnapshot.model_validate({"promise_id": pid, **promise})
+            for pid, promise in self.promises.items()
+        )
+
+    def prior_escalations(self) -> tuple[PriorEscalation, ...]:
+        return tuple(PriorEscalation.model_validate(item) for item in self.prior)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"recent": self.recent, "promises": self.promises, "prior": self.prior}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> CaseContext:
+        data = data or {}
+        return cls(
+            list(data.get("recent", [])),
+            dict(data.get("promises", {})),
+            list(data.get("prior", [])),
+        )
