@@ -10,19 +10,11 @@ from typing import Any, Final
 import asyncpg
 import structlog
 
+from casegold_intake.key_window import INSERT, Bounded, Windows
 from casegold_intake.ports import Claim, KeyRecord, StoreUnavailable
 
 log = structlog.get_logger("casegold_intake")
 
-# The row commits only after Kafka acknowledged (same transaction), so a fresh row carries
-# its published_at from the start: one statement less on every request.
-_INSERT: Final = """
-INSERT INTO idempotency_keys
-    (client_id, key, body_sha256, case_id, event_id, event, reply, published_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, now())
-ON CONFLICT (client_id, key) DO NOTHING
-RETURNING 1
-"""
 # Waits for a concurrent holder of the same key to commit or roll back.
 _LOCK: Final = """
 SELECT body_sha256, event, reply, published_at IS NOT NULL AS published
@@ -39,46 +31,6 @@ DELETE FROM idempotency_keys WHERE ctid = ANY(ARRAY(
 """
 _SWEEP_BATCH: Final = 5_000
 
-# Errors that mean "the database could not answer now", as opposed to a bug in a query.
-_TRANSIENT: Final = (
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.QueryCanceledError,
-    asyncpg.LockNotAvailableError,
-    asyncpg.DeadlockDetectedError,
-    asyncpg.TooManyConnectionsError,
-    asyncpg.AdminShutdownError,
-)
-
-
-class _Bounded:
-    """One deadline around a few database calls; a transient failure becomes StoreUnavailable.
-
-    asyncio.timeout, not wait_for: no task per call on a path taken by every request.
-    """
-
-    __slots__ = ("_seconds", "_timeout")
-
-    def __init__(self, seconds: float) -> None:
-        self._seconds = seconds
-        self._timeout: asyncio.Timeout | None = None
-
-    async def __aenter__(self) -> None:
-        self._timeout = asyncio.timeout(self._seconds)
-        await self._timeout.__aenter__()
-
-    async def __aexit__(self, kind: Any, error: Any, traceback: Any) -> None:
-        assert self._timeout is not None
-        try:
-            await self._timeout.__aexit__(kind, error, traceback)
-        except TimeoutError as timeout:
-            raise StoreUnavailable("postgres: timeout") from timeout
-        if isinstance(error, _TRANSIENT):
-            raise StoreUnavailable(f"postgres: {type(error).__name__}") from error
-
 
 class _Held:
     """A key held by this request's transaction."""
@@ -92,45 +44,78 @@ class _Held:
     async def mark_published(self) -> None:
         if self.claim.fresh:
             return  # inserted with published_at; it commits only now, after the publish
-        async with _Bounded(self._store.timeout):
+        async with Bounded(self._store.timeout):
             await self._connection.execute(_PUBLISHED, self._record.client_id, self._record.key)
 
 
 class PostgresKeyStore:
-    """The key store on an asyncpg pool; every database wait is bounded by `timeout`."""
+    """The key store on an asyncpg pool; every database wait is bounded by `timeout`.
 
-    def __init__(self, pool: asyncpg.Pool, timeout: float) -> None:
+    A new key goes into the shared window transaction (key_window.py); a known one (replay,
+    conflict, or a concurrent duplicate) gets a transaction of its own that locks its row.
+    """
+
+    def __init__(
+        self, pool: asyncpg.Pool, timeout: float, window: float = 0.01, capacity: int = 64
+    ) -> None:
         self.pool = pool
         self.timeout = timeout
+        self.windows = Windows(pool, timeout, window, capacity)
 
     @asynccontextmanager
     async def hold(self, record: KeyRecord) -> AsyncIterator[_Held]:
         """Insert the key's row or lock the existing one, for the duration of the block."""
-        async with _Bounded(self.timeout):
+        window = await self.windows.join()
+        try:
+            inserted = await window.insert(record)
+        except BaseException:
+            window.leave()
+            raise
+        if not inserted:
+            window.leave()
+            async with self._hold_alone(record) as held:
+                yield held
+            return
+        fresh = Claim(fresh=True, conflict=False, published=False, event=record.event,
+                      reply=record.reply)  # fmt: skip
+        try:
+            yield _Held(self, None, record, fresh)
+        except BaseException:
+            window.leave(failed=record)
+            raise
+        window.leave()
+
+    async def close(self) -> None:
+        """Commit the open window before the pool closes."""
+        await self.windows.close()
+
+    @asynccontextmanager
+    async def _hold_alone(self, record: KeyRecord) -> AsyncIterator[_Held]:
+        async with Bounded(self.timeout):
             connection = await self.pool.acquire()
         try:
             transaction = connection.transaction()
             try:
-                async with _Bounded(self.timeout):
+                async with Bounded(self.timeout):
                     await transaction.start()
                     claim = await self._claim(connection, record)
                 yield _Held(self, connection, record, claim)
             except BaseException:
                 await self._rollback(transaction)
                 raise
-            async with _Bounded(self.timeout):
+            async with Bounded(self.timeout):
                 await transaction.commit()
         finally:
             await self._release(connection)
 
     async def _claim(self, connection: Any, r: KeyRecord) -> Claim:
         args = (r.client_id, r.key, r.body_sha256, r.case_id, r.event_id, r.event, r.reply)
-        if await connection.fetchval(_INSERT, *args) is not None:
+        if await connection.fetchval(INSERT, *args) is not None:
             return Claim(fresh=True, conflict=False, published=False, event=r.event, reply=r.reply)
         row = await connection.fetchrow(_LOCK, r.client_id, r.key)
         if row is None:
             # Swept between the two statements: insert once more; a second miss is a retry.
-            if await connection.fetchval(_INSERT, *args) is None:
+            if await connection.fetchval(INSERT, *args) is None:
                 raise StoreUnavailable("postgres: key row vanished and reappeared")
             return Claim(fresh=True, conflict=False, published=False, event=r.event, reply=r.reply)
         if bytes(row["body_sha256"]) != r.body_sha256:
@@ -160,7 +145,7 @@ class PostgresKeyStore:
     async def ready(self) -> bool:
         """Whether PostgreSQL answers a trivial query in time."""
         try:
-            async with _Bounded(self.timeout):
+            async with Bounded(self.timeout):
                 return bool(await self.pool.fetchval("SELECT 1"))
         except (StoreUnavailable, asyncpg.PostgresError):
             return False

@@ -121,6 +121,7 @@ def real_adapters(
                 await sweeper
             # Requests have drained (uvicorn stops accepting first): flush, then close.
             await publisher.close(timeout=settings.shutdown_grace_seconds)
+            await store.close()
             await pool.close()
             log.info("intake adapters closed")
 

@@ -1,11 +1,11 @@
 """The write path: remember the key, publish, confirm — so retries never lose or double a case.
 
-With an Idempotency-Key, one PostgreSQL transaction holds the key's row for the whole request:
-insert it (or lock the existing row), publish to Kafka, commit. A row is never committed
-before its event is durable, so `published_at` is written with the insert.
+With an Idempotency-Key, a PostgreSQL transaction holds the key's row until the event is
+durable: insert it (or lock the existing row), publish to Kafka, then commit (decision 0021).
+A row is never committed before its event is durable, so `published_at` comes with the insert.
 - A concurrent request with the same key waits on the row lock, then replays the reply.
-- Kafka down: the transaction rolls back, so the table holds nothing and a retry starts afresh.
-- A crash after publishing but before commit also rolls back; the retry re-makes the same
+- Kafka down: the row is not committed, so the table holds nothing and a retry starts afresh.
+- A crash after publishing but before commit loses the row; the retry re-makes the same
   event (ids derive from client, key and body), so consumers dedupe it by `event_id`.
 - A committed row with `published_at` NULL (never written by this code, but possible from a
   manual fix) is re-published from the stored event bytes.
