@@ -70,6 +70,7 @@ class Step:
     latencies: list[float] = field(default_factory=list)
     errors: Counter[str] = field(default_factory=Counter)
     elapsed: float = 0.0
+    cores: dict[str, float] = field(default_factory=dict)
 
     def quantile(self, q: float) -> float:
         ordered = sorted(self.latencies)
@@ -89,10 +90,69 @@ class Step:
         ms = [f"{self.quantile(q) * 1000:7.1f}" for q in (0.5, 0.99, 0.999)]
         errors = ", ".join(f"{k}={v}" for k, v in self.errors.most_common()) or "-"
         verdict = "sustained" if self.sustained else "NOT sustained"
+        cores = ", ".join(f"{name} {used:.2f}" for name, used in self.cores.items())
         return (
             f"  {self.target:8} {self.rate:6}/s offered  {self.throughput:7.0f}/s ok  "
-            f"p50 {ms[0]} ms  p99 {ms[1]} ms  p99.9 {ms[2]} ms  errors {errors}  [{verdict}]"
+            f"p50 {ms[0]} ms  p99 {ms[1]} ms  p99.9 {ms[2]} ms  errors {errors}  [{verdict}]\n"
+            f"           CPU cores used: {cores}"
         )
+
+
+class CpuMeter:
+    """CPU time of the parts on this machine, so contention from elsewhere shows in the figures."""
+
+    def __init__(self, server_pid: int) -> None:
+        self.server_pid = server_pid
+        self.broker = _listening_pid(load(KafkaSettings).bootstrap.split(",")[0].rsplit(":")[1])
+
+    def sample(self) -> tuple[float, float, dict[str, float]]:
+        """Now, the machine's busy CPU seconds, and each part's CPU seconds."""
+        groups = {
+            "server": [self.server_pid, *_children(self.server_pid)],
+            "broker": [self.broker] if self.broker else [],
+            "postgres": _pids("postgres"),
+            "generator": [os.getpid()],
+        }
+        used = {name: sum(_cpu_seconds(pid) for pid in pids) for name, pids in groups.items()}
+        return time.monotonic(), _busy_seconds(), used
+
+    def cores_since(self, before: tuple[float, float, dict[str, float]]) -> dict[str, float]:
+        """Cores each part used since `before`; `other` is everything else on the machine."""
+        (start, busy_before, before_used), (end, busy_after, after_used) = before, self.sample()
+        elapsed = end - start
+        cores = {name: (after_used[name] - before_used[name]) / elapsed for name in after_used}
+        cores["other"] = max(0.0, (busy_after - busy_before) / elapsed - sum(cores.values()))
+        return cores
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _busy_seconds() -> float:
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(values) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def _pids(name: str) -> list[int]:
+    found = subprocess.run(["pgrep", "-x", name], capture_output=True, text=True).stdout
+    return [int(pid) for pid in found.split()]
+
+
+def _children(pid: int) -> list[int]:
+    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    return [int(child) for child in found.split()]
+
+
+def _listening_pid(port: str) -> int | None:
+    listing = subprocess.run(["ss", "-ltnpH", f"sport = :{port}"], capture_output=True, text=True)
+    for part in listing.stdout.split("pid=")[1:]:
+        return int(part.split(",", 1)[0])
+    return None
 
 
 def free_port() -> int:
@@ -218,11 +278,11 @@ class Load:
         self.settle()
 
 
-async def run_step(target: str, port: int, rate: int, duration: float, run: str) -> Step:
-    """Offer `rate` requests/s for `duration` s over keep-alive connections; open loop."""
-    count = int(rate * duration)
+async def run_step(target: str, port: int, rate: int, requests: list[bytes]) -> Step:
+    """Offer the requests at `rate` per second over keep-alive connections; open loop."""
+    count = len(requests)
     step = Step(target, rate, count)
-    load = Load(step, [case_request(i, run, port) for i in range(count)])
+    load = Load(step, requests)
     loop = asyncio.get_running_loop()
     connections = []
     for _ in range(min(512, max(64, rate // 4))):
@@ -253,7 +313,7 @@ async def run_step(target: str, port: int, rate: int, duration: float, run: str)
 
 
 @contextmanager
-def server(command: list[str], env: dict[str, str], port: int, log: Path) -> Iterator[None]:
+def server(command: list[str], env: dict[str, str], port: int, log: Path) -> Iterator[int]:
     """A server process, ready on /readyz, stopped with SIGTERM at the end."""
     with log.open("w") as out:
         process = subprocess.Popen(
@@ -274,7 +334,7 @@ def server(command: list[str], env: dict[str, str], port: int, log: Path) -> Ite
             if time.monotonic() > deadline:
                 raise RuntimeError(f"not ready within 60 s; see {log}")
             time.sleep(0.3)
-        yield
+        yield process.pid
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:
@@ -321,15 +381,22 @@ async def finish(topic: str, schema: str, bootstrap: str) -> int:
 
 
 def ladder(
-    target: str, port: int, rates: list[int], duration: float, run: str
+    target: str, port: int, rates: list[int], duration: float, run: str, server_pid: int
 ) -> tuple[Step, list[Step]]:
     """A warm-up, then each rate in turn, printed as it completes."""
     # Warm-up, not reported: pools fill (each new PostgreSQL connection pays its SCRAM
     # handshake), producers find their partitions' leaders, code paths get their caches.
-    warm_up = asyncio.run(run_step(target, port, min(rates), 4, f"{run}-{target}-warm-up"))
+    warm_up_requests = [case_request(i, f"{run}-{target}-w", port) for i in range(4 * min(rates))]
+    warm_up = asyncio.run(run_step(target, port, min(rates), warm_up_requests))
+    meter = CpuMeter(server_pid)
     steps = []
     for rate in rates:
-        step = asyncio.run(run_step(target, port, rate, duration, f"{run}-{target}-{rate}"))
+        requests = [
+            case_request(i, f"{run}-{target}-{rate}", port) for i in range(int(rate * duration))
+        ]
+        before = meter.sample()
+        step = asyncio.run(run_step(target, port, rate, requests))
+        step.cores = meter.cores_since(before)
         print(step.line(), flush=True)
         steps.append(step)
     return warm_up, steps
@@ -370,16 +437,16 @@ def main() -> int:
         CASEGOLD_PG_POOL_MAX="20",
     )
     try:
-        with server([PYTHON, "-m", "casegold_intake"], env, port, logs / "bench-intake.log"):
-            warm_up, intake = ladder("intake", port, rates, args.duration, run)
+        with server([PYTHON, "-m", "casegold_intake"], env, port, logs / "bench-intake.log") as pid:
+            warm_up, intake = ladder("intake", port, rates, args.duration, run, pid)
         ceiling_port = free_port()
         command = [
             PYTHON, "-m", "uvicorn", "bench_intake:ceiling_app", "--app-dir", "bench",
             "--port", str(ceiling_port), "--workers", str(args.workers), "--loop", "uvloop",
             "--http", "httptools", "--no-access-log", "--log-level", "warning",
         ]  # fmt: skip
-        with server(command, dict(os.environ), ceiling_port, logs / "bench-ceiling.log"):
-            _, ceiling = ladder("ceiling", ceiling_port, ceiling_rates, args.duration, run)
+        with server(command, dict(os.environ), ceiling_port, logs / "bench-ceiling.log") as pid:
+            _, ceiling = ladder("ceiling", ceiling_port, ceiling_rates, args.duration, run, pid)
     finally:
         events = asyncio.run(finish(topic, schema, bootstrap))
     accepted = warm_up.ok + sum(step.ok for step in intake)
