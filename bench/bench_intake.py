@@ -390,10 +390,9 @@ def ladder(
     warm_up = asyncio.run(run_step(target, port, min(rates), warm_up_requests))
     meter = CpuMeter(server_pid)
     steps = []
-    for rate in rates:
-        requests = [
-            case_request(i, f"{run}-{target}-{rate}", port) for i in range(int(rate * duration))
-        ]
+    for index, rate in enumerate(rates):
+        name = f"{run}-{target}-{index}"  # keys of its own: every request is a new case
+        requests = [case_request(i, name, port) for i in range(int(rate * duration))]
         before = meter.sample()
         step = asyncio.run(run_step(target, port, rate, requests))
         step.cores = meter.cores_since(before)
