@@ -40,6 +40,7 @@ from casegold_platform.settings import KafkaSettings, PostgresSettings, load
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 P99_BAR = 0.050
+WITHOUT_KEYS = "--without-keys" in sys.argv
 SUCCESS_BAR = 0.99
 
 # The ceiling: same framework, server and body validation as intake, no auth, no I/O.
@@ -184,6 +185,9 @@ def case_request(index: int, run: str, port: int) -> bytes:
         separators=(",", ":"),
     ).encode()
     auth = f"Authorization: Bearer dev-ivr-key\r\nIdempotency-Key: {run}-{index}\r\n"
+    if WITHOUT_KEYS:
+        # An agent's post: no Idempotency-Key, so no PostgreSQL on the path (for comparison).
+        auth = "Authorization: Bearer dev-agent-key\r\n"
     head = (
         f"POST /v1/cases HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{auth}"
         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
@@ -413,6 +417,9 @@ def main() -> int:
     )
     parser.add_argument("--duration", type=float, default=20.0, help="seconds per rate")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn workers of both servers")
+    parser.add_argument(
+        "--without-keys", action="store_true", help="agent posts without Idempotency-Key"
+    )
     args = parser.parse_args()
     uvloop.install()  # the generator shares the CPUs: keep its own overhead low
     rates = [int(rate) for rate in args.rates.split(",")]

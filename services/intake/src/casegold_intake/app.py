@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Final
 
 import structlog
 from fastapi import FastAPI, Request
@@ -25,6 +25,8 @@ from casegold_intake.settings import IntakeSettings
 from casegold_intake.submission import Intake, KeyConflict
 
 log = structlog.get_logger("casegold_intake")
+
+GC_THRESHOLDS: Final = (50_000, 20, 100)
 
 DESCRIPTION = """The only write API of Casegold: new cases, commands on cases and public mentions,
 appended to Kafka (`complaints.case-events`, acks=all) before any 2xx.
@@ -62,8 +64,11 @@ def create_app(
                 deadline=settings.request_deadline_seconds,
             )
             # Everything made at start-up lives as long as the process: keep it out of the
-            # garbage collector's scans, which otherwise show as latency spikes under load.
+            # garbage collector's scans. And collect the young generation every 50,000
+            # allocations rather than 700: its pauses were most of intake's p99 under load;
+            # older generations still run (every 1 M and 100 M allocations).
             gc.freeze()
+            gc.set_threshold(*GC_THRESHOLDS)
             yield
             runtime.intake = Intake(publisher=NOT_STARTED, store=None)
 
