@@ -41,8 +41,12 @@ def create_app(
     policy: SlaPolicy,
     adapters: AdapterFactory,
     clock: Clock = utc_now,
+    tune_gc: bool = False,
 ) -> FastAPI:
-    """Build the app; the adapters open in its lifespan and close after the last request."""
+    """Build the app; the adapters open in its lifespan and close after the last request.
+
+    `tune_gc` is for a served process only (not for tests sharing one interpreter).
+    """
     metrics = IntakeMetrics()
     runtime = Runtime(
         settings=settings,
@@ -67,8 +71,9 @@ def create_app(
             # garbage collector's scans. And collect the young generation every 50,000
             # allocations rather than 700: its pauses were most of intake's p99 under load;
             # older generations still run (every 1 M and 100 M allocations).
-            gc.freeze()
-            gc.set_threshold(*GC_THRESHOLDS)
+            if tune_gc:
+                gc.freeze()
+                gc.set_threshold(*GC_THRESHOLDS)
             yield
             runtime.intake = Intake(publisher=NOT_STARTED, store=None)
 
@@ -147,4 +152,5 @@ def app_from_env() -> FastAPI:
         settings=settings,
         policy=SlaPolicy.from_env(),
         adapters=real_adapters(settings, load(KafkaSettings), load(PostgresSettings)),
+        tune_gc=True,
     )
