@@ -18,7 +18,13 @@ import pytest
 from casegold_contracts import EscalationRaised, Event, escalation_id
 from casegold_contracts.builders import make_case_opened, make_event
 from casegold_platform.settings import KafkaSettings
-from tests.support.escalation import EscalationProcess, EscalationReader, publish, skip_history
+from tests.support.escalation import (
+    EscalationProcess,
+    EscalationReader,
+    logs_on_failure,
+    publish,
+    skip_history,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -91,15 +97,18 @@ async def test_ladder_fires_in_order_once_each_and_on_time_pause_shifts_meeting_
         opened(met, t0, "P1"),
         make_event("case_acknowledged", case_id=met, at=t0 + timedelta(seconds=1)),
     ]
-    async with EscalationReader(kafka_settings) as reader:
-        await publish(kafka_settings, events)
-        everything = {ladder, paused, met, first_call, second_call}
-        seen = await reader.read_until(
-            all_first_response_steps({ladder: "P1", paused: "P1"}), timeout=40, cases=everything
-        )
-        # The acknowledged case's tier 3 would have been due at 8 s: read on past it.
-        quiet_until = t0 + timedelta(seconds=9.5)
-        seen = await reader.read_until(lambda _: now() >= quiet_until, timeout=20, cases=everything)
+    with logs_on_failure(worker):
+        async with EscalationReader(kafka_settings) as reader:
+            await publish(kafka_settings, events)
+            everything = {ladder, paused, met, first_call, second_call}
+            seen = await reader.read_until(
+                all_first_response_steps({ladder: "P1", paused: "P1"}), timeout=40, cases=everything
+            )
+            # The acknowledged case's tier 3 would have been due at 8 s: read on past it.
+            quiet_until = t0 + timedelta(seconds=9.5)
+            seen = await reader.read_until(
+                lambda _: now() >= quiet_until, timeout=20, cases=everything
+            )
 
     for case_id, shift in ((ladder, 0), (paused, 2)):
         fired = first_response(seen, case_id)
@@ -128,24 +137,27 @@ async def test_kill_9_and_restart_fires_every_step_exactly_once(
         worker.wait_ready()
         t0 = now()
         cases = {uuid4(): "P1" if i % 2 else "P2" for i in range(30)}
-        async with EscalationReader(kafka_settings) as reader:
-            await publish(kafka_settings, [opened(c, t0, p) for c, p in cases.items()])
-            # P1 warnings (3 s) and tier 1 (4 s) fire; then the worker dies mid-ladder.
-            await reader.read_until(
-                lambda events: sum(e.payload.step == "tier_1" for e in events) >= 15,
-                timeout=30,
-                cases=set(cases),
-            )
-            worker.kill_hard()
-            killed_at = now()
-            worker.start()
-            back_at = datetime.fromtimestamp(worker.wait_ready(), UTC)
-            seen = await reader.read_until(
-                all_first_response_steps(cases), timeout=60, cases=set(cases)
-            )
-            # Give late duplicates, if any, a moment to show up before counting.
-            until = now() + timedelta(seconds=4)
-            seen = await reader.read_until(lambda _: now() >= until, timeout=10, cases=set(cases))
+        with logs_on_failure(worker):
+            async with EscalationReader(kafka_settings) as reader:
+                await publish(kafka_settings, [opened(c, t0, p) for c, p in cases.items()])
+                # P1 warnings (3 s) and tier 1 (4 s) fire; then the worker dies mid-ladder.
+                await reader.read_until(
+                    lambda events: sum(e.payload.step == "tier_1" for e in events) >= 15,
+                    timeout=30,
+                    cases=set(cases),
+                )
+                worker.kill_hard()
+                killed_at = now()
+                worker.start()
+                back_at = datetime.fromtimestamp(worker.wait_ready(), UTC)
+                seen = await reader.read_until(
+                    all_first_response_steps(cases), timeout=60, cases=set(cases)
+                )
+                # Give late duplicates, if any, a moment to show up before counting.
+                until = now() + timedelta(seconds=4)
+                seen = await reader.read_until(
+                    lambda _: now() >= until, timeout=10, cases=set(cases)
+                )
     finally:
         worker.stop()
 
@@ -175,21 +187,24 @@ async def test_a_second_worker_joining_and_leaving_keeps_every_timer(
         first.wait_ready()
         t0 = now()
         cases = {uuid4(): "P2" for _ in range(24)}
-        async with EscalationReader(kafka_settings) as reader:
-            await publish(kafka_settings, [opened(c, t0, p) for c, p in cases.items()])
-            second.start()
-            second.wait_ready()
-            await reader.read_until(
-                lambda events: sum(e.payload.step == "tier_1" for e in events) >= 1,
-                timeout=40,
-                cases=set(cases),
-            )
-            second.stop()
-            seen = await reader.read_until(
-                all_first_response_steps(cases), timeout=90, cases=set(cases)
-            )
-            until = now() + timedelta(seconds=3)
-            seen = await reader.read_until(lambda _: now() >= until, timeout=10, cases=set(cases))
+        with logs_on_failure(first, second):
+            async with EscalationReader(kafka_settings) as reader:
+                await publish(kafka_settings, [opened(c, t0, p) for c, p in cases.items()])
+                second.start()
+                second.wait_ready()
+                await reader.read_until(
+                    lambda events: sum(e.payload.step == "tier_1" for e in events) >= 1,
+                    timeout=40,
+                    cases=set(cases),
+                )
+                second.stop()
+                seen = await reader.read_until(
+                    all_first_response_steps(cases), timeout=90, cases=set(cases)
+                )
+                until = now() + timedelta(seconds=3)
+                seen = await reader.read_until(
+                    lambda _: now() >= until, timeout=10, cases=set(cases)
+                )
     finally:
         second.stop()
         first.stop()

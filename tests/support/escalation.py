@@ -10,7 +10,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from uuid import UUID
@@ -102,6 +103,18 @@ class EscalationProcess:
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=30)
+
+
+@contextmanager
+def logs_on_failure(*workers: EscalationProcess, lines: int = 60) -> Iterator[None]:
+    """Attach the workers' last log lines to a failing assertion (CI keeps only pytest output)."""
+    try:
+        yield
+    except AssertionError as failure:
+        tails = "\n".join(
+            f"--- {w.worker_name} ({w.log_path}) ---\n{w.log_tail(lines)}" for w in workers
+        )
+        raise AssertionError(f"{failure}\n{tails}") from failure
 
 
 async def skip_history(kafka: KafkaSettings, app_id: str) -> None:

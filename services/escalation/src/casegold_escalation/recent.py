@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterable
 from uuid import UUID
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -28,7 +29,7 @@ class RecentlySent:
         self.kafka = kafka
         self.lookback_seconds = lookback_seconds
         self._ids: dict[int, set[UUID]] = {}
-        self._locks: dict[int, asyncio.Lock] = {}
+        self._lock = asyncio.Lock()
 
     def loaded(self, partition: int) -> bool:
         return partition in self._ids
@@ -42,35 +43,49 @@ class RecentlySent:
 
     async def load(self, partition: int) -> int:
         """Read the partition's recent escalations once; returns how many ids were found."""
-        lock = self._locks.setdefault(partition, asyncio.Lock())
-        async with lock:
-            if partition in self._ids:
-                return len(self._ids[partition])
-            self._ids[partition] = await self._read(partition)
-            return len(self._ids[partition])
+        await self.load_many([partition])
+        return len(self._ids[partition])
 
-    async def _read(self, partition: int) -> set[UUID]:
-        tp = TopicPartition(ESCALATIONS, partition)
+    async def load_many(self, partitions: Iterable[int]) -> None:
+        """Read the recent escalations of every partition not loaded yet, with one consumer."""
+        async with self._lock:
+            wanted = sorted(set(partitions) - self._ids.keys())
+            if wanted:
+                self._ids.update(await self._read(wanted))
+
+    async def _read(self, partitions: list[int]) -> dict[int, set[UUID]]:
+        found: dict[int, set[UUID]] = {p: set() for p in partitions}
+        tps = [TopicPartition(ESCALATIONS, p) for p in partitions]
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.kafka.bootstrap, enable_auto_commit=False
         )
         await consumer.start()
         try:
-            consumer.assign([tp])
+            consumer.assign(tps)
             since_ms = int((time.time() - self.lookback_seconds) * 1000)
-            start = (await consumer.offsets_for_times({tp: since_ms}))[tp]
-            end = (await consumer.end_offsets([tp]))[tp]
-            if start is None or start.offset >= end:
-                return set()
-            consumer.seek(tp, start.offset)
-            found: set[UUID] = set()
-            while await consumer.position(tp) < end:
-                batch = await consumer.getmany(tp, timeout_ms=1000)
-                for message in batch.get(tp, []):
-                    try:
-                        found.add(UUID(from_json(message.value or b"{}")["event_id"]))
-                    except (KeyError, ValueError, TypeError):
-                        continue  # not ours to judge: the reader of the topic counts it
+            starts = await consumer.offsets_for_times({tp: since_ms for tp in tps})
+            ends = await consumer.end_offsets(tps)
+            pending: dict[TopicPartition, int] = {}
+            for tp in tps:
+                start = starts[tp]
+                if start is not None and start.offset < ends[tp]:
+                    consumer.seek(tp, start.offset)
+                    pending[tp] = ends[tp]
+                else:
+                    consumer.pause(tp)
+            while pending:
+                batch = await consumer.getmany(*pending, timeout_ms=1000)
+                for tp, messages in batch.items():
+                    ids = found[tp.partition]
+                    for message in messages:
+                        try:
+                            ids.add(UUID(from_json(message.value or b"{}")["event_id"]))
+                        except (KeyError, ValueError, TypeError):
+                            continue  # not ours to judge: the reader of the topic counts it
+                for tp, end in list(pending.items()):
+                    if await consumer.position(tp) >= end:
+                        del pending[tp]
+                        consumer.pause(tp)
             return found
         finally:
             await consumer.stop()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from casegold_platform.settings import ENV_PREFIX
@@ -30,7 +30,20 @@ class EscalationSettings(BaseSettings):
     resend_guard_seconds: float = Field(
         300.0, ge=0, le=86_400, description="look-back on escalations when taking a partition"
     )
+    session_timeout: float = Field(
+        10.0,
+        ge=6,
+        le=300,
+        description="seconds without a heartbeat before the group gives a worker's partitions away",
+    )
+    heartbeat_interval: float = Field(1.0, gt=0, le=60, description="seconds between heartbeats")
     log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+
+    @model_validator(mode="after")
+    def _heartbeat_within_session(self) -> EscalationSettings:
+        if self.heartbeat_interval * 3 > self.session_timeout:
+            raise ValueError("heartbeat_interval must be at most a third of session_timeout")
+        return self
 
     @property
     def worker_dir(self) -> Path:

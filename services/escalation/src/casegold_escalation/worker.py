@@ -95,6 +95,11 @@ class EscalationWorker:
             producer_max_batch_size=256 * 1024,
             producer_acks=-1,
             broker_commit_interval=1.0,
+            # A worker killed without leaving the group holds its partitions until the session
+            # times out; Faust's default (60 s) alone would break "firing again within 60 s".
+            # Heartbeats come from the consumer thread, so a busy event loop does not miss them.
+            broker_session_timeout=settings.session_timeout,
+            broker_heartbeat_interval=settings.heartbeat_interval,
             web_enabled=True,
             web_bind=settings.host,
             web_port=settings.port,
@@ -316,8 +321,8 @@ class EscalationWorker:
             started = time.monotonic()
             count = 0
             store: Any = self.cases.data
+            await self.recent.load_many(added)
             for partition in added:
-                await self.recent.load(partition)
                 db = store._db_for_partition(partition)
                 for key, value in store._visible_items(db):
                     self.index.schedule(partition, key, next_check_of(value))
