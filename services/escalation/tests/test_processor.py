@@ -42,6 +42,23 @@ def test_opening_stores_the_case_and_schedules_the_warning(processor: CaseProces
     assert [m.topic for m in outcome.messages] == [CUSTOMERS_TOPIC]
 
 
+def test_a_redelivered_opening_forwards_the_customer_again_and_stores_nothing_new(
+    processor: CaseProcessor,
+) -> None:
+    opening = make_case_opened(case_id=uuid4(), at=T0, priority="P1")
+    first = processor.on_event(None, opening, T0)
+    again = processor.on_event(first.stored, opening, T0 + timedelta(seconds=1))
+    # The first forward may have died with the crash that redelivered the event.
+    assert [m.topic for m in again.messages] == [CUSTOMERS_TOPIC]
+    assert [m.value for m in again.messages] == [m.value for m in first.messages]
+    assert not again.opened and again.next_check_us == first.next_check_us
+    # A different case_opened for an open case is refused, not forwarded.
+    other = make_case_opened(case_id=opening.case_id, at=T0, priority="P1")
+    refused = processor.on_event(first.stored, other, T0)
+    assert refused.rejection is not None and refused.rejection.reason == "case_exists"
+    assert CUSTOMERS_TOPIC not in [m.topic for m in refused.messages]
+
+
 def test_ticks_fire_each_step_once_in_order(processor: CaseProcessor) -> None:
     case_id = uuid4()
     stored = processor.on_event(None, make_case_opened(case_id=case_id, at=T0, priority="P1"), T0)

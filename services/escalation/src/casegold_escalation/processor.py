@@ -49,7 +49,12 @@ _OWN_EVENTS = (CommandRejected, RepeatComplainantDetected)
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """A record to send (and see acknowledged) before the new state is stored."""
+    """A record to send before the new state is stored.
+
+    Notices (notice_id set) are awaited until the broker acknowledges them, so a stored step was
+    always sent. Other records are flushed by Faust before it commits the source offset, like
+    the table's own changelog records: a crash before that flush redelivers the source event.
+    """
 
     topic: str
     key: bytes
@@ -96,7 +101,11 @@ class CaseProcessor:
             context.record_event(event)
         outcome = self._decide(result, context, now)
         outcome.opened = state is None
-        if outcome.opened and isinstance(event, CaseOpened) and event.payload.customer_key:
+        # A redelivered case_opened (`result is state`) forwards again: the forward of the first
+        # delivery may have been lost with the crash that caused the redelivery, and the
+        # customers agent counts a case once however often it hears of it.
+        forward = outcome.opened or result is state
+        if forward and isinstance(event, CaseOpened) and event.payload.customer_key:
             customer = CustomerCase(
                 event.payload.customer_key, event.case_id, to_us(event.occurred_at)
             )

@@ -212,14 +212,20 @@ class EscalationWorker:
             self.cases[key] = outcome.stored
         self.index.schedule(partition, key, outcome.next_check_us)
 
-    async def _send_all(self, messages: list[Message]) -> None:
+    async def _send_all(self, messages: list[Message], wait_all: bool = False) -> None:
+        """Send; wait for the acknowledgement of notices only (see `Message`), or of all."""
         if not messages:
             return
         producer = self.app.producer
-        futures: list[Awaitable[Any]] = [
-            await producer.send(m.topic, m.key, m.value, None, None, None) for m in messages
-        ]
-        await asyncio.gather(*futures)
+        acks: list[Awaitable[Any]] = []
+        for m in messages:
+            future = await producer.send(m.topic, m.key, m.value, None, None, None)
+            if wait_all or m.notice_id is not None:
+                acks.append(future)
+            else:
+                cast(asyncio.Future[Any], future).add_done_callback(_report_failed_send)
+        if acks:
+            await asyncio.gather(*acks)
 
     async def _customers_agent(self, stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
         async for event in stream.events():
@@ -245,7 +251,10 @@ class EscalationWorker:
         prior = [CustomerCase(case.customer_key, UUID(c), t) for c, t in recent]
         if rule.is_repeat([from_us(t) for _, t in recent], from_us(case.opened_us)):
             window_days = max(1, rule.within // 86_400_000_000)
-            await self._send_all([repeat_detected(case, prior, window_days, self.clock())])
+            # Awaited: the customer's record below must never be stored without it.
+            await self._send_all(
+                [repeat_detected(case, prior, window_days, self.clock())], wait_all=True
+            )
         kept = [*recent, (str(case.case_id), case.opened_us)][-max(rule.cases * 4, 16) :]
         self.customer_cases[key] = to_json(kept)
 
@@ -361,6 +370,12 @@ class EscalationWorker:
         self.app.page("/healthz")(Health)
         self.app.page("/readyz")(Ready)
         self.app.page("/metrics")(Metrics)
+
+
+def _report_failed_send(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        metrics.FAILURES.labels("send").inc()
+        log.error("send failed", error=repr(future.exception()))
 
 
 def _uuid(key: bytes) -> UUID:
