@@ -77,3 +77,7 @@ RESEND_SKIPPED = Counter(
     "Notices not sent again because a previous owner of the partition had already sent them.",
     registry=REGISTRY,
 )
+
+# Children bound once: the agent counts every event, and `labels()` costs a lookup each time.
+EVENTS_APPLIED = EVENTS.labels("applied")
+EVENTS_REJECTED = EVENTS.labels("rejected")

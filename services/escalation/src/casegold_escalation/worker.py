@@ -162,22 +162,22 @@ class EscalationWorker:
             return
         # Decide at the event's own time: while a backlog is replayed, a step must not fire
         # because of how late the worker reads, only because the case really ran late.
+        stored = self.cases.get(key)
         outcome = await self._with_policies(
-            lambda: self.processor.on_event(self.cases.get(key), parsed, parsed.occurred_at)
+            lambda: self.processor.on_event(stored, parsed, parsed.occurred_at)
         )
         if outcome.rejection is not None:
             metrics.REJECTED.labels(outcome.rejection.reason).inc()
-            metrics.EVENTS.labels("rejected").inc()
+            metrics.EVENTS_REJECTED.inc()
         else:
-            metrics.EVENTS.labels("applied").inc()
-        await self._commit(partition, key, outcome)
+            metrics.EVENTS_APPLIED.inc()
+        await self._commit(partition, key, stored, outcome)
 
     async def _apply_tick(self, partition: int, key: bytes, value: bytes) -> None:
         Tick.decode(value)  # a malformed tick raises here and is counted as a failure
-        outcome = await self._with_policies(
-            lambda: self.processor.on_tick(self.cases.get(key), self.clock())
-        )
-        await self._commit(partition, key, outcome)
+        stored = self.cases.get(key)
+        outcome = await self._with_policies(lambda: self.processor.on_tick(stored, self.clock()))
+        await self._commit(partition, key, stored, outcome)
 
     async def _with_policies(self, step: Callable[[], Outcome]) -> Outcome:
         try:
@@ -187,7 +187,9 @@ class EscalationWorker:
             await self.policies.refresh()
             return step()
 
-    async def _commit(self, partition: int, key: bytes, outcome: Outcome) -> None:
+    async def _commit(
+        self, partition: int, key: bytes, stored: bytes | None, outcome: Outcome
+    ) -> None:
         """Send, wait for the acknowledgements, then store: never the other way round."""
         if any(m.notice_id for m in outcome.messages):
             if not self.recent.loaded(partition):
@@ -208,7 +210,7 @@ class EscalationWorker:
             if escalation.step == "tier_1" and escalation.reason == "sla_breach":
                 milestone = escalation.milestone.split(":")[0]
                 metrics.BREACHES.labels(milestone, outcome.priority or "unknown").inc()
-        if outcome.stored is not None and outcome.stored != self.cases.get(key):
+        if outcome.stored is not None and outcome.stored != stored:
             self.cases[key] = outcome.stored
         self.index.schedule(partition, key, outcome.next_check_us)
 
