@@ -69,6 +69,9 @@ class Step:
     offered: int
     ok: int = 0
     latencies: list[float] = field(default_factory=list)
+    # Second of the step each 2xx was scheduled in, to show whether the tail is one stall.
+    seconds: list[int] = field(default_factory=list)
+    start: float = 0.0
     errors: Counter[str] = field(default_factory=Counter)
     elapsed: float = 0.0
     cores: dict[str, float] = field(default_factory=dict)
@@ -95,7 +98,23 @@ class Step:
         return (
             f"  {self.target:8} {self.rate:6}/s offered  {self.throughput:7.0f}/s ok  "
             f"p50 {ms[0]} ms  p99 {ms[1]} ms  p99.9 {ms[2]} ms  errors {errors}  [{verdict}]\n"
-            f"           CPU cores used: {cores}"
+            f"           CPU cores used: {cores}\n"
+            f"           {self.slow_seconds()}"
+        )
+
+    def slow_seconds(self) -> str:
+        """How the requests slower than the p99 bar spread over the step's seconds."""
+        slow: Counter[int] = Counter(
+            second
+            for second, latency in zip(self.seconds, self.latencies, strict=True)
+            if latency > P99_BAR
+        )
+        if not slow:
+            return f"no request over {P99_BAR * 1000:.0f} ms"
+        worst = ", ".join(f"s{second} {n}" for second, n in sorted(slow.most_common(3)))
+        return (
+            f"requests over {P99_BAR * 1000:.0f} ms: {sum(slow.values())} in {len(slow)} of "
+            f"{max(self.seconds) + 1} seconds (most: {worst})"
         )
 
 
@@ -273,6 +292,7 @@ class Load:
         if 200 <= status < 300:
             self.step.ok += 1
             self.step.latencies.append(now - scheduled)
+            self.step.seconds.append(int(scheduled - self.step.start))
         else:
             self.step.errors[str(status)] += 1
         if self.backlog:
@@ -295,6 +315,7 @@ async def run_step(target: str, port: int, rate: int, requests: list[bytes]) -> 
     load.free.extend(connections)
     # perf_counter, not loop.time(): uvloop's clock has millisecond resolution.
     start = time.perf_counter() + 0.1
+    step.start = start
     index = 0
     while index < count:
         now = time.perf_counter()
@@ -440,6 +461,9 @@ def main() -> int:
         CASEGOLD_INTAKE_TOPIC=topic,
         CASEGOLD_INTAKE_LOG_LEVEL="WARNING",
         CASEGOLD_PG_DSN=dsn,
+        # The pool opened in full at start: growing it under load puts PostgreSQL connection
+        # set-up (a backend fork on the same two cores) in the requests' path.
+        CASEGOLD_PG_POOL_MIN="20",
         CASEGOLD_PG_POOL_MAX="20",
     )
     try:
