@@ -43,23 +43,16 @@ def worker(mode: str, app_id: str, topic: str, data_dir: str) -> None:
     """The probe worker (run in its own process)."""
     import faust
 
+    from casegold_escalation.worker import FAUST_TUNING
+
     kafka = KafkaSettings()
     app = faust.App(
         app_id,
         broker=f"kafka://{kafka.bootstrap}",
         store="rocksdb://",
         datadir=data_dir,
-        key_serializer="raw",
-        value_serializer="raw",
         topic_partitions=kafka.partitions,
-        processing_guarantee="at_least_once",
-        consumer_auto_offset_reset="earliest",
-        broker_max_poll_records=2000,
-        stream_buffer_maxsize=8192,
-        producer_linger_ms=2,
-        producer_max_batch_size=256 * 1024,
-        producer_acks=-1,
-        broker_commit_interval=1.0,
+        **FAUST_TUNING,
         web_enabled=False,
     )
     source = app.topic(topic, partitions=kafka.partitions)

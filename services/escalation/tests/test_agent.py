@@ -35,7 +35,7 @@ async def worker(tmp_path: Path) -> AsyncIterator[tuple[EscalationWorker, list[M
     app.flow_control.resume()
     sent: list[Message] = []
 
-    async def capture(messages: list[Message]) -> None:
+    async def capture(messages: list[Message], wait_all: bool = False) -> None:
         sent.extend(messages)
 
     async def nothing_sent_before(partition: int) -> int:
