@@ -118,7 +118,9 @@ EOF
     local entry name port module
     for entry in "${services[@]}"; do
         read -r name port module <<<"$entry"
-        printf '  %-11s http://127.0.0.1:%s  (docs /docs, metrics /metrics)\n' "$name" "$port"
+        local docs=""
+        [[ $name == intake ]] && docs="docs /docs, "
+        printf '  %-11s http://127.0.0.1:%s  (%sready /readyz, metrics /metrics)\n' "$name" "$port" "$docs"
     done
     ((${#services[@]})) || echo "  (no services yet: only the broker and the database run)"
     echo "Stop with: make down"
