@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Callable
 from typing import Any, Final
 from uuid import UUID
 
@@ -11,6 +12,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
+from casegold_contracts import CaseOpened
 from casegold_intake.auth import AuthError, Principal, authenticate, authorizer
 from casegold_intake.cases import (
     InvalidField,
@@ -24,10 +26,8 @@ from casegold_intake.cases import (
 from casegold_intake.commands import COMMAND_ROLES, MANAGER_ONLY, Command
 from casegold_intake.models import (
     CaseAccepted,
-    CaseRequest,
     CommandAccepted,
     Health,
-    MentionRequest,
     Problem,
     ValidationProblem,
 )
@@ -120,22 +120,7 @@ async def post_case(
     request: Request,
 ) -> Response:
     """Open a complaint case; 201 once durable in Kafka, 200 when replaying a known key."""
-    rt = runtime(request)
-    now = rt.clock()
-    principal = CASE_WRITERS(request)
-    key = idempotency_key(request, principal)
-    body: CaseRequest = await parse_body(request, "CaseRequest")
-    check_category(body.category, rt.categories, ("body", "category"))
-    digest = fingerprint("case", body)
-    event, reply = open_case(
-        body,
-        principal=principal,
-        ids=ids_for(principal, key, digest),
-        now=now,
-        policy=rt.policy,
-        salt=rt.salt,
-    )
-    return await _submit_case(rt, principal, key, digest, event, reply)
+    return await _open(request, CASE_WRITERS, "case", "CaseRequest", open_case)
 
 
 @router.post(
@@ -150,14 +135,25 @@ async def post_mention(
     request: Request,
 ) -> Response:
     """Open a `social` case from a mention; sensitive when the policy's keywords match."""
+    return await _open(request, MENTION_WRITERS, "mention", "MentionRequest", open_mention_case)
+
+
+async def _open(
+    request: Request,
+    writers: Callable[[Request], Principal],
+    kind: str,
+    model: str,
+    build: Callable[..., tuple[CaseOpened, CaseAccepted]],
+) -> Response:
+    """The path both case-opening routes share: authorise, validate, build, submit."""
     rt = runtime(request)
     now = rt.clock()
-    principal = MENTION_WRITERS(request)
+    principal = writers(request)
     key = idempotency_key(request, principal)
-    body: MentionRequest = await parse_body(request, "MentionRequest")
+    body = await parse_body(request, model)
     check_category(body.category, rt.categories, ("body", "category"))
-    digest = fingerprint("mention", body)
-    event, reply = open_mention_case(
+    digest = fingerprint(kind, body)
+    event, reply = build(
         body,
         principal=principal,
         ids=ids_for(principal, key, digest),
@@ -169,7 +165,12 @@ async def post_mention(
 
 
 async def _submit_case(
-    rt: Runtime, principal: Principal, key: str | None, digest: bytes, event: Any, reply: Any
+    rt: Runtime,
+    principal: Principal,
+    key: str | None,
+    digest: bytes,
+    event: CaseOpened,
+    reply: CaseAccepted,
 ) -> Response:
     outcome = await rt.intake.submit(
         principal=principal,
