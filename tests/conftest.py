@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
+from casegold_escalation.notifier.testing import WEBHOOK_SECRET, Receiver
 from casegold_platform.postgres import wait_for_postgres
 from casegold_platform.settings import KafkaSettings, PostgresSettings, load
 from tests.support.brokers import ScratchBroker, scratch_broker
@@ -44,3 +45,11 @@ async def pg_schema(pg_dsn: str, unique: str) -> AsyncIterator[str]:
     finally:
         await admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         await admin.close()
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    """A webhook recipient that verifies signatures with WEBHOOK_SECRET and records deliveries."""
+    running = await Receiver(secret=WEBHOOK_SECRET).start()
+    yield running
+    await running.stop()

@@ -27,19 +27,11 @@ from casegold_escalation.notifier.harness import (
     recipients_file,
     skip_history,
 )
+from casegold_escalation.notifier.testing import WEBHOOK_SECRET as SECRET
 from casegold_escalation.notifier.testing import Receiver, SmtpInbox, free_port, wait_for
 from casegold_platform.settings import KafkaSettings
 
 pytestmark = pytest.mark.integration
-
-SECRET = "integration-secret-0123456789"
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    running = await Receiver(secret=SECRET).start()
-    yield running
-    await running.stop()
 
 
 @pytest.fixture

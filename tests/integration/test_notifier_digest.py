@@ -23,21 +23,14 @@ from casegold_escalation.notifier.dispatcher import Dispatcher, DispatchLimits
 from casegold_escalation.notifier.planning import PlannedDelivery, plan
 from casegold_escalation.notifier.recipients import build_channels
 from casegold_escalation.notifier.store import DeliveryStore
+from casegold_escalation.notifier.testing import WEBHOOK_SECRET as SECRET
 from casegold_escalation.notifier.testing import Receiver, wait_for
 from casegold_platform.postgres import migrate
 from casegold_sla.policy_loader import load_recipients_text
 
 pytestmark = pytest.mark.integration
 
-SECRET = "integration-secret-0123456789"
 WEEK = timedelta(days=7)
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    running = await Receiver(secret=SECRET).start()
-    yield running
-    await running.stop()
 
 
 @pytest.fixture

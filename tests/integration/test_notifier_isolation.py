@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from uuid import uuid4
@@ -18,23 +17,16 @@ from casegold_escalation.notifier.harness import (
     recipients_file,
     skip_history,
 )
+from casegold_escalation.notifier.testing import WEBHOOK_SECRET as SECRET
 from casegold_escalation.notifier.testing import Receiver, free_port, wait_for
 from casegold_platform.settings import KafkaSettings
 
 pytestmark = pytest.mark.integration
 
-SECRET = "integration-secret-0123456789"
 ATTEMPT_TIMEOUT = 5.0
 # Far below the attempt timeout a hanging recipient holds a slot for: a notifier that made the
 # others wait behind it could not meet this bound.
 BOUND = 1.5
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    running = await Receiver(secret=SECRET).start()
-    yield running
-    await running.stop()
 
 
 def notice(step: str, audience: str) -> EscalationRaised:

@@ -16,6 +16,9 @@ from aiohttp import web
 
 from casegold_escalation.notifier.signing import NOTICE_ID_HEADER, verify
 
+# The webhook secret the integration tests' recipients share (the `receiver` fixture's).
+WEBHOOK_SECRET = "integration-secret-0123456789"
+
 
 def free_port() -> int:
     """A TCP port nothing listens on right now."""
