@@ -8,10 +8,16 @@ from uuid import uuid4
 
 import pytest
 
-from casegold_contracts import ESCALATIONS, CommandRejected, EscalationRaised, parse
+from casegold_contracts import (
+    ESCALATIONS,
+    CommandRejected,
+    EscalationRaised,
+    RepeatComplainantDetected,
+    parse,
+)
 from casegold_contracts.builders import DEFAULT_TIME, make_case_opened, make_event
-from casegold_escalation.processor import CaseProcessor, Outcome
-from casegold_escalation.records import next_check_of
+from casegold_escalation.processor import CaseProcessor, Outcome, count_customer_case
+from casegold_escalation.records import CustomerCase, next_check_of
 from casegold_sla import PolicyRegistry, load_policy
 from tests.support import repo_root
 
@@ -145,3 +151,33 @@ def test_notices_carry_the_timeline_promises_and_earlier_escalations(
     earlier = {p.escalation_id for p in later.prior_escalations}
     assert broken[0].payload.escalation_id in earlier
     assert notices[-1].payload.escalation_id not in earlier
+
+
+def test_a_ladder_s_tier_1_is_its_milestone_s_breach(processor: CaseProcessor) -> None:
+    record = processor.on_event(None, make_case_opened(case_id=uuid4(), at=T0, priority="P1"), T0)
+    warning = processor.on_tick(record.stored, T0 + timedelta(seconds=3))
+    breach = processor.on_tick(warning.stored, T0 + timedelta(seconds=4))
+    assert warning.breached_milestones() == []
+    assert breach.breached_milestones() == ["first_response"]
+
+
+def test_a_customer_s_second_case_within_the_window_repeats_and_a_replay_counts_nothing(
+    processor: CaseProcessor,
+) -> None:
+    rule = processor.registry.current.repeat_rule  # fast policy: 2 cases within 30 days
+    opened_us = int(T0.timestamp() * 1_000_000)
+    first = CustomerCase("k" * 64, uuid4(), opened_us)
+    second = CustomerCase("k" * 64, uuid4(), opened_us + 86_400_000_000)
+    record, message = count_customer_case(None, first, rule, T0)
+    assert record is not None and message is None
+    again, repeated = count_customer_case(record, second, rule, T0)
+    assert again is not None and repeated is not None
+    event = parse(repeated.value)
+    assert isinstance(event, RepeatComplainantDetected)
+    assert event.case_id == second.case_id
+    assert event.payload.prior_case_ids == (first.case_id,)
+    # Redelivered: nothing to store and nothing to send.
+    assert count_customer_case(again, second, rule, T0) == (None, None)
+    # A case 31 days after the first one is outside the window.
+    late = CustomerCase("k" * 64, uuid4(), opened_us + 31 * 86_400_000_000)
+    assert count_customer_case(record, late, rule, T0)[1] is None

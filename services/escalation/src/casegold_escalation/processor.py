@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
+from pydantic_core import from_json, to_json
+
 from casegold_contracts import (
     CASE_EVENTS,
     ESCALATIONS,
@@ -37,8 +39,10 @@ from casegold_sla import (
     Escalation,
     PolicyRegistry,
     Rejection,
+    RepeatRule,
     decide,
     evolve,
+    from_us,
     to_us,
 )
 
@@ -75,6 +79,14 @@ class Outcome:
     opened: bool = False
     closed: bool = False
     priority: str | None = None
+
+    def breached_milestones(self) -> list[str]:
+        """Milestones that reached their breach instant here (their SLA tier 1 step fired)."""
+        return [
+            e.milestone.split(":")[0]
+            for e in self.escalations
+            if e.step == "tier_1" and e.reason == "sla_breach"
+        ]
 
 
 class CaseProcessor:
@@ -208,6 +220,26 @@ def _rejection(event: Event, rejection: Rejection, now: datetime) -> Message:
     )
     event_id = derived_id("command_rejected", str(event.event_id))
     return _system_message(CASE_EVENTS, CommandRejected, event_id, event.case_id, payload, now)
+
+
+def count_customer_case(
+    stored: bytes | None, case: CustomerCase, rule: RepeatRule, now: datetime
+) -> tuple[bytes | None, Message | None]:
+    """Count a case of a customer: (the customer's new record or None for a replay, and the
+    repeat_complainant_detected to send first when the rule says the customer repeats).
+
+    The record keeps, per customer, [case id, opened µs] of recent cases (JSON).
+    """
+    known = [(str(c), int(t)) for c, t in from_json(stored)] if stored else []
+    if any(case_id == str(case.case_id) for case_id, _ in known):
+        return None, None  # a replay: this case was counted already
+    recent = [(c, t) for c, t in known if 0 <= case.opened_us - t <= rule.within]
+    message = None
+    if rule.is_repeat([from_us(t) for _, t in recent], from_us(case.opened_us)):
+        prior = [CustomerCase(case.customer_key, UUID(c), t) for c, t in recent]
+        message = repeat_detected(case, prior, max(1, rule.within // 86_400_000_000), now)
+    kept = [*recent, (str(case.case_id), case.opened_us)][-max(rule.cases * 4, 16) :]
+    return to_json(kept), message
 
 
 def repeat_detected(

@@ -24,18 +24,17 @@ import faust
 import structlog
 from faust.web import Request, Response, View
 from prometheus_client import generate_latest
-from pydantic_core import from_json, to_json
 
 from casegold_contracts import CASE_EVENTS, EscalationRaised, Undecodable, parse
 from casegold_escalation import metrics
 from casegold_escalation.due_index import DueIndex
 from casegold_escalation.policies import PolicyStore
-from casegold_escalation.processor import CaseProcessor, Message, Outcome, repeat_detected
+from casegold_escalation.processor import CaseProcessor, Message, Outcome, count_customer_case
 from casegold_escalation.recent import RecentlySent
 from casegold_escalation.records import CustomerCase, Tick, next_check_of
 from casegold_escalation.settings import EscalationSettings
 from casegold_platform.settings import KafkaSettings
-from casegold_sla import StateFormatError, from_us, to_us
+from casegold_sla import StateFormatError, to_us
 
 log = structlog.get_logger("casegold.escalation")
 
@@ -213,9 +212,9 @@ class EscalationWorker:
         for escalation in outcome.escalations:
             metrics.ESCALATIONS.labels(str(escalation.tier), escalation.reason).inc()
             metrics.FIRE_LAG.observe(max(0.0, (fired_at - escalation.due_at).total_seconds()))
-            if escalation.step == "tier_1" and escalation.reason == "sla_breach":
-                milestone = escalation.milestone.split(":")[0]
-                metrics.BREACHES.labels(milestone, outcome.priority or "unknown").inc()
+
+        for milestone in outcome.breached_milestones():
+            metrics.BREACHES.labels(milestone, outcome.priority or "unknown").inc()
         if outcome.stored is not None and outcome.stored != stored:
             self.cases[key] = outcome.stored
         self.index.schedule(partition, key, outcome.next_check_us)
@@ -250,21 +249,14 @@ class EscalationWorker:
 
     async def _count_customer_case(self, key: bytes, case: CustomerCase) -> None:
         rule = self.policies.registry.current.repeat_rule
-        stored = self.customer_cases.get(key)
-        # The table keeps, per customer, [case id, opened µs] of recent cases.
-        known = [(str(c), int(t)) for c, t in from_json(stored)] if stored else []
-        if any(case_id == str(case.case_id) for case_id, _ in known):
-            return  # a replay: this case was counted already
-        recent = [(c, t) for c, t in known if 0 <= case.opened_us - t <= rule.within]
-        prior = [CustomerCase(case.customer_key, UUID(c), t) for c, t in recent]
-        if rule.is_repeat([from_us(t) for _, t in recent], from_us(case.opened_us)):
-            window_days = max(1, rule.within // 86_400_000_000)
+        record, message = count_customer_case(
+            self.customer_cases.get(key), case, rule, self.clock()
+        )
+        if message is not None:
             # Awaited: the customer's record below must never be stored without it.
-            await self._send_all(
-                [repeat_detected(case, prior, window_days, self.clock())], wait_all=True
-            )
-        kept = [*recent, (str(case.case_id), case.opened_us)][-max(rule.cases * 4, 16) :]
-        self.customer_cases[key] = to_json(kept)
+            await self._send_all([message], wait_all=True)
+        if record is not None:
+            self.customer_cases[key] = record
 
     async def _on_partitions_revoked(
         self, sender: Any, *args: Any, signal: Any = None, **_: Any
