@@ -10,7 +10,7 @@ from typing import Any, Final
 import asyncpg
 import structlog
 
-from casegold_intake.key_window import INSERT, Bounded, Windows
+from casegold_intake.key_window import INSERT, Bounded, Windows, release
 from casegold_intake.ports import Claim, KeyRecord, StoreUnavailable
 
 log = structlog.get_logger("casegold_intake")
@@ -106,7 +106,7 @@ class PostgresKeyStore:
             async with Bounded(self.timeout):
                 await transaction.commit()
         finally:
-            await self._release(connection)
+            await release(self.pool, connection, self.timeout)
 
     async def _claim(self, connection: Any, r: KeyRecord) -> Claim:
         args = (r.client_id, r.key, r.body_sha256, r.case_id, r.event_id, r.event, r.reply)
@@ -133,14 +133,6 @@ class PostgresKeyStore:
                 await transaction.rollback()
         except Exception as error:  # the connection is dropped below; the server rolls back
             log.warning("rollback failed", error=type(error).__name__)
-
-    async def _release(self, connection: Any) -> None:
-        try:
-            async with asyncio.timeout(self.timeout):
-                await self.pool.release(connection)
-        except Exception as error:
-            log.warning("connection release failed", error=type(error).__name__)
-            connection.terminate()
 
     async def ready(self) -> bool:
         """Whether PostgreSQL answers a trivial query in time."""

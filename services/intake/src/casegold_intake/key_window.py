@@ -48,6 +48,16 @@ TRANSIENT: Final = (
 )
 
 
+async def release(pool: asyncpg.Pool, connection: Any, timeout: float) -> None:
+    """Give a connection back to the pool in time, or drop it (the server rolls back)."""
+    try:
+        async with asyncio.timeout(timeout):
+            await pool.release(connection)
+    except Exception as error:
+        log.warning("connection release failed", error=type(error).__name__)
+        connection.terminate()
+
+
 class Bounded:
     """One deadline around a few database calls; a transient failure becomes StoreUnavailable.
 
@@ -175,12 +185,7 @@ class Windows:
         task.add_done_callback(self._tasks.discard)
 
     async def release(self, connection: Any) -> None:
-        try:
-            async with asyncio.timeout(self.timeout):
-                await self.pool.release(connection)
-        except Exception as error:
-            log.warning("connection release failed", error=type(error).__name__)
-            connection.terminate()
+        await release(self.pool, connection, self.timeout)
 
     async def close(self) -> None:
         """Commit what is open (after its members) before the pool closes."""
