@@ -459,11 +459,8 @@ class Collector:
             await consumer.stop()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel(self._task)
+        self._task = None
 
     def due_between(self, start_us: int, end_us: int) -> list[Notice]:
         return [n for n in self.notices if start_us <= n.due_us < end_us]
@@ -475,6 +472,14 @@ class Collector:
                 return False
             await asyncio.sleep(0.1)
         return True
+
+
+async def cancel(task: asyncio.Task[None] | None) -> None:
+    """Cancel a background task and wait until it has finished."""
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 # -- a steady flow of events ------------------------------------------------------------------
@@ -517,11 +522,8 @@ class Flow:
             await producer.stop()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel(self._task)
+        self._task = None
 
 
 # -- figures ----------------------------------------------------------------------------------
