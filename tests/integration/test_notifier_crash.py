@@ -17,15 +17,15 @@ import pytest
 from casegold_contracts import EscalationRaised
 from casegold_contracts.builders import make_escalation_raised
 from casegold_escalation.notifier.content import notice_id
-from casegold_escalation.notifier.harness import (
+from casegold_escalation.notifier.testing import WEBHOOK_SECRET as SECRET
+from casegold_escalation.notifier.testing import Receiver, wait_for
+from casegold_platform.settings import KafkaSettings
+from tests.support.notifier import (
     NotifierProcess,
     publish,
     recipients_file,
     skip_history,
 )
-from casegold_escalation.notifier.testing import WEBHOOK_SECRET as SECRET
-from casegold_escalation.notifier.testing import Receiver, wait_for
-from casegold_platform.settings import KafkaSettings
 
 pytestmark = pytest.mark.integration
 

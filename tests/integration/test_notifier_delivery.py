@@ -21,15 +21,15 @@ from aiosmtpd.controller import Controller
 from casegold_contracts import EscalationRaised, derived_id
 from casegold_contracts.builders import make_case_snapshot, make_escalation_raised
 from casegold_escalation.notifier.content import notice_id
-from casegold_escalation.notifier.harness import (
+from casegold_escalation.notifier.testing import WEBHOOK_SECRET as SECRET
+from casegold_escalation.notifier.testing import Receiver, SmtpInbox, free_port, wait_for
+from casegold_platform.settings import KafkaSettings
+from tests.support.notifier import (
     NotifierProcess,
     publish,
     recipients_file,
     skip_history,
 )
-from casegold_escalation.notifier.testing import WEBHOOK_SECRET as SECRET
-from casegold_escalation.notifier.testing import Receiver, SmtpInbox, free_port, wait_for
-from casegold_platform.settings import KafkaSettings
 
 pytestmark = pytest.mark.integration
 

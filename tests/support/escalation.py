@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,16 +17,18 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from casegold_contracts import ESCALATIONS, EscalationRaised, Event, dump, message_key, parse
 from casegold_contracts.topics import CASE_EVENTS
-from casegold_platform.kafka import durable_producer
 from casegold_platform.settings import KafkaSettings
 from tests.support import repo_root
 from tests.support.brokers import free_port
+from tests.support.processes import ModuleProcess
+from tests.support.processes import publish as publish_records
+from tests.support.processes import skip_history as skip_topic_history
 
 FAST_POLICY = os.path.join(repo_root(), "deploy", "policy", "fast.yaml")
 
 
 @dataclass
-class EscalationProcess:
+class EscalationProcess(ModuleProcess):
     """One `python -m casegold_escalation` process."""
 
     app_id: str
@@ -37,34 +36,21 @@ class EscalationProcess:
     data_dir: Path
     policy_file: str = FAST_POLICY
     port: int = field(default_factory=free_port)
-    process: subprocess.Popen[bytes] | None = None
 
-    @property
-    def log_path(self) -> Path:
-        return self.data_dir / f"{self.worker_name}.log"
+    def __post_init__(self) -> None:
+        super().__init__("casegold_escalation", self.data_dir / f"{self.worker_name}.log")
 
-    def start(self) -> None:
-        env = dict(
-            os.environ,
-            CASEGOLD_POLICY_FILE=self.policy_file,
-            CASEGOLD_ESCALATION_APP_ID=self.app_id,
-            CASEGOLD_ESCALATION_WORKER_NAME=self.worker_name,
-            CASEGOLD_ESCALATION_PORT=str(self.port),
-            CASEGOLD_ESCALATION_DATA_DIR=str(self.data_dir),
+    def start(self, env: Mapping[str, str] | None = None) -> None:
+        super().start(
+            {
+                "CASEGOLD_POLICY_FILE": self.policy_file,
+                "CASEGOLD_ESCALATION_APP_ID": self.app_id,
+                "CASEGOLD_ESCALATION_WORKER_NAME": self.worker_name,
+                "CASEGOLD_ESCALATION_PORT": str(self.port),
+                "CASEGOLD_ESCALATION_DATA_DIR": str(self.data_dir),
+                **(env or {}),
+            }
         )
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "casegold_escalation"],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
-    def log_tail(self, lines: int = 40) -> str:
-        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
 
     def ready(self) -> bool:
         try:
@@ -77,9 +63,7 @@ class EscalationProcess:
         """Block until /readyz answers 200; returns the wall-clock time it did."""
         deadline = time.monotonic() + timeout
         while not self.ready():
-            assert self.process is not None and self.process.poll() is None, (
-                f"worker {self.worker_name} exited:\n{self.log_tail()}"
-            )
+            assert self.alive(), f"worker {self.worker_name} exited:\n{self.log_tail()}"
             assert time.monotonic() < deadline, f"worker not ready:\n{self.log_tail()}"
             time.sleep(0.2)
         return time.time()
@@ -88,21 +72,9 @@ class EscalationProcess:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as r:
             return str(r.read().decode())
 
-    def kill_hard(self) -> None:
-        assert self.process is not None
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=30)
-
-    def stop(self) -> None:
-        """SIGTERM (graceful), then SIGKILL after 60 s."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=30)
+    def stop(self, grace: float = 60.0) -> None:
+        """SIGTERM (graceful), then SIGKILL after `grace` seconds."""
+        self.shutdown(grace)
 
 
 @contextmanager
@@ -118,34 +90,14 @@ def logs_on_failure(*workers: EscalationProcess, lines: int = 60) -> Iterator[No
 
 
 async def skip_history(kafka: KafkaSettings, app_id: str) -> None:
-    """Commit the group's offsets at the end of complaints.case-events before its first start.
-
-    A new group reads the topic from the beginning; in tests that would replay every earlier
-    test's cases. Committing the current end makes the worker see only what the test posts.
-    """
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=kafka.bootstrap, group_id=app_id, enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        partitions = [TopicPartition(CASE_EVENTS, p) for p in range(kafka.partitions)]
-        consumer.assign(partitions)
-        ends = await consumer.end_offsets(partitions)
-        await consumer.commit({tp: offset for tp, offset in ends.items()})
-    finally:
-        await consumer.stop()
+    """Make a new worker group start at the end of complaints.case-events (see processes)."""
+    await skip_topic_history(kafka, app_id, CASE_EVENTS)
 
 
 async def publish(kafka: KafkaSettings, events: Iterable[Event | tuple[bytes, bytes]]) -> None:
     """Append events (or raw key/value pairs) to complaints.case-events, acks=all, in order."""
-    producer = durable_producer(kafka)
-    await producer.start()
-    try:
-        for event in events:
-            key, value = event if isinstance(event, tuple) else (message_key(event), dump(event))
-            await producer.send_and_wait(CASE_EVENTS, key=key, value=value)
-    finally:
-        await producer.stop()
+    records = (e if isinstance(e, tuple) else (message_key(e), dump(e)) for e in events)
+    await publish_records(kafka, CASE_EVENTS, records)
 
 
 class EscalationReader:
