@@ -42,7 +42,6 @@ from casegold_sla import (
     RepeatRule,
     decide,
     evolve,
-    from_us,
     to_us,
 )
 
@@ -79,14 +78,6 @@ class Outcome:
     opened: bool = False
     closed: bool = False
     priority: str | None = None
-
-    def breached_milestones(self) -> list[str]:
-        """Milestones that reached their breach instant here (their SLA tier 1 step fired)."""
-        return [
-            e.milestone.split(":")[0]
-            for e in self.escalations
-            if e.step == "tier_1" and e.reason == "sla_breach"
-        ]
 
 
 class CaseProcessor:
@@ -231,15 +222,14 @@ def count_customer_case(
     The record keeps, per customer, [case id, opened µs] of recent cases (JSON).
     """
     known = [(str(c), int(t)) for c, t in from_json(stored)] if stored else []
-    if any(case_id == str(case.case_id) for case_id, _ in known):
+    tally = rule.tally(known, (str(case.case_id), case.opened_us))
+    if tally is None:
         return None, None  # a replay: this case was counted already
-    recent = [(c, t) for c, t in known if 0 <= case.opened_us - t <= rule.within]
     message = None
-    if rule.is_repeat([from_us(t) for _, t in recent], from_us(case.opened_us)):
-        prior = [CustomerCase(case.customer_key, UUID(c), t) for c, t in recent]
-        message = repeat_detected(case, prior, max(1, rule.within // 86_400_000_000), now)
-    kept = [*recent, (str(case.case_id), case.opened_us)][-max(rule.cases * 4, 16) :]
-    return to_json(kept), message
+    if tally.repeat:
+        prior = [CustomerCase(case.customer_key, UUID(c), t) for c, t in tally.prior]
+        message = repeat_detected(case, prior, rule.window_days, now)
+    return to_json(list(tally.kept)), message
 
 
 def repeat_detected(
@@ -247,7 +237,7 @@ def repeat_detected(
 ) -> Message:
     """The event that tells a case's partition its customer is a repeat complainant."""
     payload = RepeatComplainantDetectedPayload(
-        prior_case_ids=tuple(p.case_id for p in prior), window_days=max(1, window_days)
+        prior_case_ids=tuple(p.case_id for p in prior), window_days=window_days
     )
     event_id = derived_id("repeat_complainant_detected", str(case.case_id))
     return _system_message(

@@ -213,8 +213,8 @@ class EscalationWorker:
             metrics.ESCALATIONS.labels(str(escalation.tier), escalation.reason).inc()
             metrics.FIRE_LAG.observe(max(0.0, (fired_at - escalation.due_at).total_seconds()))
 
-        for milestone in outcome.breached_milestones():
-            metrics.BREACHES.labels(milestone, outcome.priority or "unknown").inc()
+            if escalation.breached is not None:
+                metrics.BREACHES.labels(escalation.breached, outcome.priority or "unknown").inc()
         if outcome.stored is not None and outcome.stored != stored:
             self.cases[key] = outcome.stored
         self.index.schedule(partition, key, outcome.next_check_us)

@@ -9,7 +9,6 @@ from uuid import UUID
 
 from casegold_contracts import EscalationRaised, dump
 from casegold_escalation.notifier.content import duration_text, notice_id
-from casegold_escalation.notifier.quiet import held_until
 from casegold_sla.recipients import RecipientBook
 
 Status = Literal["pending", "held", "dead"]
@@ -52,7 +51,7 @@ def plan(
             # would mislead more than inform: it is dead-lettered, visible, not sent.
             status = "dead"
             error = f"stale: fired {duration_text(int(age.total_seconds()))} ago"
-        elif payload.tier < 2 and (end := held_until(recipient, payload.step, now)) is not None:
+        elif (end := recipient.held_until(payload.step, now)) is not None:
             status, not_before = "held", end
         planned.append(
             PlannedDelivery(
