@@ -15,11 +15,11 @@ import structlog
 from pydantic import ValidationError
 
 from casegold_contracts import EscalationRaised
-from casegold_escalation.notifier import metrics
-from casegold_escalation.notifier.backoff import GiveUp, RetryPolicy, after_failure
-from casegold_escalation.notifier.channels import Channel, DeliveryError
-from casegold_escalation.notifier.content import Links, digest_document, notice_document
-from casegold_escalation.notifier.store import Claim, DeliveryStore
+from casegold_notifier import metrics
+from casegold_notifier.adapters.delivery_log import Claim, DeliveryStore
+from casegold_notifier.backoff import GiveUp, RetryPolicy, after_failure
+from casegold_notifier.content import Links, digest_document, notice_document
+from casegold_notifier.ports import Channel, DeliveryError
 
 log = structlog.get_logger("casegold_notifier")
 

@@ -3,7 +3,7 @@
 import hashlib
 import hmac
 
-from casegold_escalation.notifier.signing import (
+from casegold_notifier.signing import (
     NOTICE_ID_HEADER,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,

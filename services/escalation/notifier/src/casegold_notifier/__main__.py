@@ -1,13 +1,12 @@
-"""Run one notifier: `python -m casegold_escalation.notifier`."""
+"""Run one notifier: `python -m casegold_notifier`."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
 
-from casegold_escalation.notifier.recipients import load_book
-from casegold_escalation.notifier.service import ComponentFailed, Config, run
-from casegold_escalation.notifier.settings import load_settings
+from casegold_notifier.settings import load_book, load_settings
+from casegold_notifier.wiring import ComponentFailed, Config, run
 from casegold_platform.kafka import BrokerUnavailable
 from casegold_platform.logging import configure
 from casegold_platform.postgres import DatabaseUnavailable, MigrationError

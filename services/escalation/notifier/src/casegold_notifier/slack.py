@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from casegold_escalation.notifier.content import DIGEST_TYPE
-from casegold_escalation.notifier.render import Document, acknowledge_command, facts, history
+from casegold_notifier.content import DIGEST_TYPE, Document
+from casegold_notifier.render import acknowledge_command, facts, history
 
 # Block Kit limits: 50 blocks a message, 3000 characters a text, 10 fields a section.
 MAX_BLOCKS = 50

@@ -11,8 +11,8 @@ from uuid import UUID, uuid4
 
 import asyncpg
 
-from casegold_escalation.notifier.content import digest_id
-from casegold_escalation.notifier.planning import PlannedDelivery
+from casegold_notifier.content import digest_id
+from casegold_notifier.deliveries import PlannedDelivery
 
 _ACTIVE = "('pending', 'failed', 'sending')"
 

@@ -10,16 +10,17 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from casegold_contracts.builders import make_escalation_raised
-from casegold_escalation.notifier.channels import (
-    DeliveryError,
+from casegold_notifier.adapters.channels import (
     EmailChannel,
     SlackChannel,
     SmtpOptions,
     WebhookChannel,
     body_of,
 )
-from casegold_escalation.notifier.content import Links, notice_document, notice_id
-from casegold_escalation.notifier.testing import Receiver, SmtpInbox, free_port
+from casegold_notifier.content import Links, notice_document, notice_id
+from casegold_notifier.ports import DeliveryError
+from tests.support.brokers import free_port
+from tests.support.receivers import Receiver, SmtpInbox
 
 SECRET = "receiver-secret-0123456789"
 

@@ -8,7 +8,7 @@ from typing import Literal
 from uuid import UUID
 
 from casegold_contracts import EscalationRaised, dump
-from casegold_escalation.notifier.content import duration_text, notice_id
+from casegold_notifier.content import duration_text, notice_id
 from casegold_sla.recipients import RecipientBook
 
 Status = Literal["pending", "held", "dead"]
@@ -35,7 +35,7 @@ class PlannedDelivery:
     last_error: str | None = None
 
 
-def plan(
+def deliveries_for(
     event: EscalationRaised, book: RecipientBook, now: datetime, max_age: timedelta
 ) -> list[PlannedDelivery]:
     """The deliveries of one notice at `now`; empty when nobody is configured for it."""

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import json
 from html import escape
-from typing import Any
 
-from casegold_escalation.notifier.content import DIGEST_TYPE, milestone_text
+from casegold_notifier.content import DIGEST_TYPE, Document, milestone_text
 
 # Notices show the tail of long lists; the case view has everything.
 MAX_LISTED = 10
-
-Document = dict[str, Any]
 
 
 def subject(document: Document) -> str:

@@ -1,4 +1,4 @@
-"""The channels behind one small interface: signed JSON webhook, Slack webhook, SMTP e-mail."""
+"""The channels behind the `Channel` port: signed JSON webhook, Slack webhook, SMTP e-mail."""
 
 from __future__ import annotations
 
@@ -7,38 +7,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate
-from typing import Any, Protocol
 
 import aiosmtplib
 import httpx
 
-from casegold_escalation.notifier import render, slack
-from casegold_escalation.notifier.signing import NOTICE_ID_HEADER, signed_headers
+from casegold_notifier import render, slack
+from casegold_notifier.content import Document
+from casegold_notifier.ports import DeliveryError
+from casegold_notifier.signing import NOTICE_ID_HEADER, signed_headers
 
-Document = dict[str, Any]
-_ERROR_MAX = 500
 # Statuses worth another attempt; any other non-2xx says the request itself is unwelcome.
 _RETRYABLE_STATUS = frozenset({408, 425, 429})
-
-
-class DeliveryError(Exception):
-    """An attempt failed; `permanent` ones are dead at once, others retried after back-off."""
-
-    def __init__(
-        self, message: str, *, permanent: bool = False, retry_after: float | None = None
-    ) -> None:
-        super().__init__(message[:_ERROR_MAX])
-        self.permanent = permanent
-        self.retry_after = retry_after
-
-
-class Channel(Protocol):
-    """Sends one rendered notice document to one recipient, or raises DeliveryError."""
-
-    kind: str
-
-    async def send(self, document: Document) -> None:
-        """Deliver the document; return once the receiver accepted it."""
 
 
 def body_of(document: Document) -> bytes:

@@ -10,8 +10,8 @@ import pytest
 
 from casegold_contracts import EscalationRaised, derived_id, escalation_id
 from casegold_contracts.builders import DEFAULT_CASE_ID, make_case_snapshot, make_escalation_raised
-from casegold_escalation.notifier import render, slack
-from casegold_escalation.notifier.content import (
+from casegold_notifier import render, slack
+from casegold_notifier.content import (
     Links,
     digest_document,
     digest_id,

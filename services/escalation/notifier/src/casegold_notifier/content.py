@@ -9,6 +9,9 @@ from uuid import UUID
 
 from casegold_contracts import EscalationRaised, derived_id
 
+# A notice or digest as one JSON-safe document; every channel renders it its own way.
+Document = dict[str, Any]
+
 NOTICE_TYPE: Final = "casegold.escalation_notice"
 DIGEST_TYPE: Final = "casegold.escalation_digest"
 STEP_TITLES: Final = {

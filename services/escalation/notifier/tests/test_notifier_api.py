@@ -6,17 +6,17 @@ import httpx
 import pytest
 from aiohttp import web
 
-from casegold_escalation.notifier import metrics
-from casegold_escalation.notifier.testing import free_port
-from casegold_escalation.notifier.web import make_app
+from casegold_notifier import metrics
+from casegold_notifier.api import make_app
+from tests.support.brokers import free_port
 
 
 @pytest.fixture
 async def views() -> AsyncIterator[tuple[str, list[bool]]]:
     state = [False]
 
-    async def ready() -> bool:
-        return state[0]
+    async def ready() -> dict[str, bool]:
+        return {"kafka": True, "postgres": state[0]}
 
     runner = web.AppRunner(make_app(ready))
     await runner.setup()
@@ -31,9 +31,16 @@ async def test_health_readiness_and_metrics(views: tuple[str, list[bool]]) -> No
     metrics.NOTIFICATIONS.labels("webhook", "delivered").inc()
     async with httpx.AsyncClient() as client:
         assert (await client.get(f"{base}/healthz")).status_code == 200
-        assert (await client.get(f"{base}/readyz")).status_code == 503
+        unready = await client.get(f"{base}/readyz")
+        assert unready.status_code == 503
+        assert unready.json() == {
+            "status": "unavailable",
+            "checks": {"kafka": True, "postgres": False},
+        }
         state[0] = True
-        assert (await client.get(f"{base}/readyz")).status_code == 200
+        ready = await client.get(f"{base}/readyz")
+        assert ready.status_code == 200
+        assert ready.json() == {"status": "ok", "checks": {"kafka": True, "postgres": True}}
         response = await client.get(f"{base}/metrics")
     assert response.headers["Content-Type"].startswith("text/plain")
     text = response.text

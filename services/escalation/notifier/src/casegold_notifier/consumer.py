@@ -11,9 +11,9 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 
 from casegold_contracts import ESCALATIONS, EscalationRaised, Undecodable, parse
-from casegold_escalation.notifier import metrics
-from casegold_escalation.notifier.planning import PlannedDelivery, plan
-from casegold_escalation.notifier.store import DeliveryStore
+from casegold_notifier import metrics
+from casegold_notifier.adapters.delivery_log import DeliveryStore
+from casegold_notifier.deliveries import PlannedDelivery, deliveries_for
 from casegold_sla.recipients import RecipientBook
 
 log = structlog.get_logger("casegold_notifier")
@@ -51,7 +51,12 @@ class EscalationConsumer:
             batch = await self.consumer.getmany(timeout_ms=300, max_records=self.max_records)
             if not batch:
                 continue
-            planned = [row for messages in batch.values() for m in messages for row in self.plan(m)]
+            planned = [
+                row
+                for messages in batch.values()
+                for m in messages
+                for row in self.deliveries_of(m)
+            ]
             if not await self._record(planned, stopping):
                 return  # stopped before the rows were written: the offsets stay uncommitted
             await self._commit({tp: messages[-1].offset + 1 for tp, messages in batch.items()})
@@ -61,7 +66,7 @@ class EscalationConsumer:
         """Leave the group (its partitions move to the other notifiers at once)."""
         await self.consumer.stop()
 
-    def plan(self, message: ConsumerRecord[bytes, bytes]) -> list[PlannedDelivery]:
+    def deliveries_of(self, message: ConsumerRecord[bytes, bytes]) -> list[PlannedDelivery]:
         """The deliveries of one message; anything but an escalation_raised is counted, skipped."""
         event = parse(message.value or b"")
         if isinstance(event, Undecodable):
@@ -78,7 +83,7 @@ class EscalationConsumer:
             metrics.MESSAGES.labels("other_type").inc()
             return []
         metrics.MESSAGES.labels("recorded").inc()
-        rows = plan(event, self.book, self.clock(), self.max_age)
+        rows = deliveries_for(event, self.book, self.clock(), self.max_age)
         if not rows:
             metrics.NOTIFICATIONS.labels("none", "unrouted").inc()
             log.warning(

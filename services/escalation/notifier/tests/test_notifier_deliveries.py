@@ -3,8 +3,8 @@
 from datetime import UTC, datetime, timedelta
 
 from casegold_contracts.builders import make_escalation_raised
-from casegold_escalation.notifier.content import notice_id
-from casegold_escalation.notifier.planning import plan
+from casegold_notifier.content import notice_id
+from casegold_notifier.deliveries import deliveries_for
 from casegold_sla.policy_loader import load_recipients_text
 
 NIGHT_IN_SHANGHAI = datetime(2025, 3, 3, 16, 0, tzinfo=UTC)  # 00:00 local
@@ -27,7 +27,7 @@ BOOK = load_recipients_text(
 
 def test_each_recipient_of_the_audience_and_step_gets_one_row() -> None:
     event = make_escalation_raised(step="tier_2", audience="team_lead", fired_at=NIGHT_IN_SHANGHAI)
-    rows = plan(event, BOOK, NIGHT_IN_SHANGHAI, DAY)
+    rows = deliveries_for(event, BOOK, NIGHT_IN_SHANGHAI, DAY)
     assert [(r.recipient, r.channel, r.status) for r in rows] == [
         ("lead", "email", "pending"),  # tier 2 is never held
         ("oncall", "slack", "pending"),
@@ -38,7 +38,7 @@ def test_each_recipient_of_the_audience_and_step_gets_one_row() -> None:
 
 def test_quiet_hours_hold_until_the_period_ends() -> None:
     event = make_escalation_raised(step="tier_1", fired_at=NIGHT_IN_SHANGHAI)
-    (row,) = plan(event, BOOK, NIGHT_IN_SHANGHAI, DAY)
+    (row,) = deliveries_for(event, BOOK, NIGHT_IN_SHANGHAI, DAY)
     assert (row.recipient, row.status) == ("lead", "held")
     assert row.next_attempt_at == datetime(2025, 3, 4, 0, 0, tzinfo=UTC)  # 08:00 local
 
@@ -51,7 +51,7 @@ def test_one_step_to_two_audiences_reaches_a_shared_recipient_under_one_key() ->
     keys = {
         r.notice_id
         for event in (lead, manager)
-        for r in plan(event, BOOK, NIGHT_IN_SHANGHAI, DAY)
+        for r in deliveries_for(event, BOOK, NIGHT_IN_SHANGHAI, DAY)
         if r.recipient == "lead"
     }
     assert len(keys) == 1
@@ -59,11 +59,11 @@ def test_one_step_to_two_audiences_reaches_a_shared_recipient_under_one_key() ->
 
 def test_nobody_configured_means_no_rows_and_stale_notices_are_dead() -> None:
     assert (
-        plan(
+        deliveries_for(
             make_escalation_raised(step="tier_1", audience="director"), BOOK, NIGHT_IN_SHANGHAI, DAY
         )
         == []
     )
     old = make_escalation_raised(step="warning", fired_at=NIGHT_IN_SHANGHAI - 2 * DAY)
-    (row,) = plan(old, BOOK, NIGHT_IN_SHANGHAI, DAY)
+    (row,) = deliveries_for(old, BOOK, NIGHT_IN_SHANGHAI, DAY)
     assert (row.recipient, row.status, row.last_error) == ("desk", "dead", "stale: fired 2 d ago")

@@ -6,9 +6,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from casegold_escalation.notifier.channels import EmailChannel, SlackChannel, WebhookChannel
-from casegold_escalation.notifier.recipients import build_channels, load_book, smtp_options
-from casegold_escalation.notifier.settings import NotifierSettings, load_settings
+from casegold_notifier.adapters.channels import EmailChannel, SlackChannel, WebhookChannel
+from casegold_notifier.settings import NotifierSettings, load_book, load_settings
+from casegold_notifier.wiring import build_channels, smtp_options
 from casegold_platform.settings import ConfigError
 from casegold_sla.policy_loader import load_recipients_text
 

@@ -1,10 +1,14 @@
-"""The running notifier: consumer, dispatcher and HTTP views, started and stopped in order."""
+"""The notifier put together: channels, delivery log, consumer, dispatcher and HTTP views,
+started and stopped in order."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -14,18 +18,24 @@ import structlog
 from aiohttp import web
 from aiokafka import AIOKafkaConsumer
 
-from casegold_escalation.notifier.backoff import RetryPolicy
-from casegold_escalation.notifier.consumer import EscalationConsumer
-from casegold_escalation.notifier.content import Links
-from casegold_escalation.notifier.dispatcher import Dispatcher, DispatchLimits
-from casegold_escalation.notifier.recipients import build_channels, smtp_options
-from casegold_escalation.notifier.settings import LinkSettings, NotifierSettings
-from casegold_escalation.notifier.store import DeliveryStore
-from casegold_escalation.notifier.web import make_app
+from casegold_notifier.adapters.channels import (
+    EmailChannel,
+    SlackChannel,
+    SmtpOptions,
+    WebhookChannel,
+)
+from casegold_notifier.adapters.delivery_log import DeliveryStore
+from casegold_notifier.api import make_app
+from casegold_notifier.backoff import RetryPolicy
+from casegold_notifier.consumer import EscalationConsumer
+from casegold_notifier.content import Links
+from casegold_notifier.dispatcher import Dispatcher, DispatchLimits
+from casegold_notifier.ports import Channel
+from casegold_notifier.settings import LinkSettings, NotifierSettings
 from casegold_platform.kafka import wait_for_broker
 from casegold_platform.postgres import migrate, redact, wait_for_postgres
-from casegold_platform.settings import KafkaSettings, PostgresSettings
-from casegold_sla.recipients import RecipientBook
+from casegold_platform.settings import ConfigError, KafkaSettings, PostgresSettings
+from casegold_sla.recipients import EmailTarget, RecipientBook, SlackTarget, WebhookTarget
 
 log = structlog.get_logger("casegold_notifier")
 
@@ -53,6 +63,57 @@ def limits_of(settings: NotifierSettings) -> DispatchLimits:
         per_recipient=settings.per_recipient_in_flight,
         poll_interval=settings.poll_interval_seconds,
     )
+
+
+def smtp_options(settings: NotifierSettings) -> SmtpOptions:
+    """The SMTP connection of every e-mail recipient."""
+    start_tls = {"required": True, "opportunistic": None, "off": False}[settings.smtp_starttls]
+    return SmtpOptions(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        sender=settings.smtp_sender,
+        use_tls=settings.smtp_tls,
+        start_tls=start_tls,
+        username=settings.smtp_username,
+        password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+        validate_certs=settings.smtp_validate_certs,
+        timeout=settings.attempt_timeout_seconds,
+    )
+
+
+def build_channels(
+    book: RecipientBook,
+    *,
+    client: httpx.AsyncClient,
+    smtp: SmtpOptions,
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, Channel]:
+    """One channel per recipient name; ConfigError names a secret variable that is not set."""
+    variables = os.environ if environ is None else environ
+    channels: dict[str, Channel] = {}
+    for recipient in book.all():
+        target = recipient.target
+        if isinstance(target, WebhookTarget):
+            secret = target.secret or _variable(variables, target.secret_env, recipient.name)
+            channels[recipient.name] = WebhookChannel(client, target.url, secret, time.time)
+        elif isinstance(target, SlackTarget):
+            url = target.url or _variable(variables, target.url_env, recipient.name)
+            if not url.startswith(("http://", "https://")):
+                raise ConfigError(
+                    f"{target.url_env} (recipient {recipient.name}): not an http(s) URL"
+                )
+            channels[recipient.name] = SlackChannel(client, url)
+        else:
+            assert isinstance(target, EmailTarget)
+            channels[recipient.name] = EmailChannel(smtp, target.to)
+    return channels
+
+
+def _variable(variables: Mapping[str, str], name: str | None, recipient: str) -> str:
+    value = variables.get(name or "", "")
+    if not value:
+        raise ConfigError(f"{name} (recipient {recipient}): the variable is not set")
+    return value
 
 
 async def run(config: Config) -> None:
@@ -99,15 +160,18 @@ async def run(config: Config) -> None:
     consuming = asyncio.create_task(consumer.run(stopping), name="consumer")
     dispatching = asyncio.create_task(dispatcher.run(stopping), name="dispatcher")
 
-    async def ready() -> bool:
-        if not consumer.started or consuming.done() or dispatching.done():
-            return False
+    async def readiness() -> dict[str, bool]:
         try:
-            return await asyncio.wait_for(store.ping(), 2)
+            database = await asyncio.wait_for(store.ping(), 2)
         except Exception:
-            return False
+            database = False
+        return {
+            "kafka": consumer.started and not consuming.done(),
+            "postgres": database,
+            "dispatcher": not dispatching.done(),
+        }
 
-    runner = web.AppRunner(make_app(ready), access_log=None)
+    runner = web.AppRunner(make_app(readiness), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, settings.host, settings.port).start()
     log.info(

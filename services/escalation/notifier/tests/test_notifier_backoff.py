@@ -2,7 +2,7 @@
 
 import pytest
 
-from casegold_escalation.notifier.backoff import (
+from casegold_notifier.backoff import (
     GiveUp,
     RetryAt,
     RetryPolicy,

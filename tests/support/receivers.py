@@ -1,10 +1,9 @@
-"""Test helpers: a real local webhook receiver and an SMTP inbox that record what arrived."""
+"""Notifier test helpers: a local webhook receiver and an SMTP inbox that record what arrived."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,18 +13,11 @@ from typing import Any
 
 from aiohttp import web
 
-from casegold_escalation.notifier.signing import NOTICE_ID_HEADER, verify
+from casegold_notifier.signing import NOTICE_ID_HEADER, verify
+from tests.support.brokers import free_port
 
 # The webhook secret the integration tests' recipients share (the `receiver` fixture's).
 WEBHOOK_SECRET = "integration-secret-0123456789"
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass(frozen=True, slots=True)
