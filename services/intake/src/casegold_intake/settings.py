@@ -10,7 +10,8 @@ from pydantic_settings import NoDecode, SettingsConfigDict
 from casegold_contracts import CASE_EVENTS, DEFAULT_CATEGORIES
 from casegold_platform.http import ApiKeySettings
 
-ENV_PREFIX: Final = "CASEGOLD_INTAKE_"
+# The prefix of intake's own variables (the project's is casegold_platform.settings.ENV_PREFIX).
+INTAKE_PREFIX: Final = "CASEGOLD_INTAKE_"
 
 DEV_SALT: Final = "casegold-local-development-salt"
 
@@ -25,7 +26,7 @@ def _split_list(value: Any) -> Any:
 class IntakeSettings(ApiKeySettings):
     """Everything the intake service reads from its environment."""
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=INTAKE_PREFIX, extra="ignore")
 
     host: str = "127.0.0.1"
     port: int = Field(8081, ge=1, le=65535)
