@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from casegold_contracts.builders import make_case_snapshot, make_escalation_raised
+from casegold_notifier import migrations
 from casegold_notifier.adapters.channels import SmtpOptions
 from casegold_notifier.adapters.delivery_log import DeliveryStore
 from casegold_notifier.backoff import RetryPolicy
@@ -23,7 +24,6 @@ from casegold_notifier.content import Links
 from casegold_notifier.deliveries import PlannedDelivery, deliveries_for
 from casegold_notifier.dispatcher import Dispatcher, DispatchLimits
 from casegold_notifier.wiring import build_channels
-from casegold_platform.postgres import migrate
 from casegold_sla.policy_loader import load_recipients_text
 from tests.support.receivers import WEBHOOK_SECRET as SECRET
 from tests.support.receivers import Receiver, wait_for
@@ -35,7 +35,7 @@ WEEK = timedelta(days=7)
 
 @pytest.fixture
 async def store(pg_schema: str) -> AsyncIterator[DeliveryStore]:
-    await migrate(pg_schema)
+    await migrations.apply(pg_schema)
     pool = await asyncpg.create_pool(pg_schema, min_size=1, max_size=4)
     yield DeliveryStore(pool, "in-test")
     await pool.close()

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from casegold_sla import PolicySet, load_policy
 
 ENV_PREFIX = "CASEGOLD_"
 
@@ -55,6 +58,21 @@ class PostgresSettings(BaseSettings):
         if not value.startswith(("postgresql://", "postgres://")):
             raise ValueError("must start with postgresql://")
         return value
+
+
+class PolicySettings(BaseSettings):
+    """Where the SLA and escalation policy file is: one variable for every service."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+    policy_file: Path = Field(
+        Path("deploy/policy/default.yaml"),
+        description="the policy YAML (relative paths from the working directory)",
+    )
+
+    def load(self) -> PolicySet:
+        """Read and check the policy file; PolicyError names the file and each problem."""
+        return load_policy(self.policy_file)
 
 
 def load(settings_type: type[SettingsT], **overrides: Any) -> SettingsT:

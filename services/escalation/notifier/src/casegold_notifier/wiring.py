@@ -18,6 +18,7 @@ import structlog
 from aiohttp import web
 from aiokafka import AIOKafkaConsumer
 
+from casegold_notifier import migrations
 from casegold_notifier.adapters.channels import (
     EmailChannel,
     SlackChannel,
@@ -33,7 +34,7 @@ from casegold_notifier.dispatcher import Dispatcher, DispatchLimits
 from casegold_notifier.ports import Channel
 from casegold_notifier.settings import LinkSettings, NotifierSettings
 from casegold_platform.kafka import wait_for_broker
-from casegold_platform.postgres import migrate, redact, wait_for_postgres
+from casegold_platform.postgres import redact, wait_for_postgres
 from casegold_platform.settings import ConfigError, KafkaSettings, PostgresSettings
 from casegold_sla.recipients import EmailTarget, RecipientBook, SlackTarget, WebhookTarget
 
@@ -129,7 +130,7 @@ async def run(config: Config) -> None:
         dsn = config.postgres.dsn
         await wait_for_postgres(dsn, timeout=60)
         if settings.migrate_on_start:
-            await migrate(dsn)
+            await migrations.apply(dsn)
         await wait_for_broker(config.kafka.bootstrap, timeout=60)
         pool = await asyncpg.create_pool(
             dsn, min_size=config.postgres.pool_min, max_size=config.postgres.pool_max
