@@ -67,7 +67,7 @@ class Message:
 
 
 @dataclass(slots=True)
-class Outcome:
+class CaseUpdate:
     """The result of one event or tick for one case."""
 
     stored: bytes | None
@@ -87,51 +87,51 @@ class CaseProcessor:
         self.registry = registry
         self.customers_topic = customers_topic
 
-    def on_event(self, stored: bytes | None, event: Event, now: datetime) -> Outcome:
+    def on_event(self, stored: bytes | None, event: Event, now: datetime) -> CaseUpdate:
         """Apply a case event, then fire what is due at now (immediate escalations among them)."""
         state, context = (None, CaseContext()) if stored is None else self._load(stored)
         if isinstance(event, _OWN_EVENTS) and state is None:
-            return Outcome(stored, None)
+            return CaseUpdate(stored, None)
         result = evolve(state, event, self.registry.current)
         if isinstance(result, Rejection):
-            outcome = Outcome(stored, None, rejection=result)
+            update = CaseUpdate(stored, None, rejection=result)
             if state is not None:
-                outcome.next_check_us = decide(state, now).next_check_us
+                update.next_check_us = decide(state, now).next_check_us
             if not isinstance(event, _OWN_EVENTS):
-                outcome.messages.append(_rejection(event, result, now))
-            return outcome
+                update.messages.append(_rejection(event, result, now))
+            return update
         if result is not state:  # the same object back means a redelivered event
             context.record_event(event)
-        outcome = self._decide(result, context, now)
-        outcome.opened = state is None
+        update = self._decide(result, context, now)
+        update.opened = state is None
         # A redelivered case_opened (`result is state`) forwards again: the forward of the first
         # delivery may have been lost with the crash that caused the redelivery, and the
         # customers agent counts a case once however often it hears of it.
-        forward = outcome.opened or result is state
+        forward = update.opened or result is state
         if forward and isinstance(event, CaseOpened) and event.payload.customer_key:
             customer = CustomerCase(
                 event.payload.customer_key, event.case_id, to_us(event.occurred_at)
             )
-            outcome.messages.append(
+            update.messages.append(
                 Message(self.customers_topic, customer.customer_key.encode(), customer.encode())
             )
-        return outcome
+        return update
 
-    def on_tick(self, stored: bytes | None, now: datetime) -> Outcome:
+    def on_tick(self, stored: bytes | None, now: datetime) -> CaseUpdate:
         """Fire what is due at now for a stored case (a tick for an unknown case does nothing)."""
         if stored is None:
-            return Outcome(None, None)
+            return CaseUpdate(None, None)
         return self._decide(*self._load(stored), now)
 
     def _load(self, stored: bytes) -> tuple[CaseState, CaseContext]:
         return decode_case(stored, self.registry)
 
-    def _decide(self, state: CaseState, context: CaseContext, now: datetime) -> Outcome:
+    def _decide(self, state: CaseState, context: CaseContext, now: datetime) -> CaseUpdate:
         decision = decide(state, now)
         # Notices show the history before this decision; then the fired steps join it.
         messages = _escalation_messages(decision, context, now)
         context.record_escalations(decision.escalations, now.isoformat())
-        return Outcome(
+        return CaseUpdate(
             encode_case(decision.state, context, decision.next_check_us),
             decision.next_check_us,
             messages=messages,

@@ -41,11 +41,6 @@ class RecentlySent:
         for partition in partitions:
             self._ids.pop(partition, None)
 
-    async def load(self, partition: int) -> int:
-        """Read the partition's recent escalations once; returns how many ids were found."""
-        await self.load_many([partition])
-        return len(self._ids[partition])
-
     async def load_many(self, partitions: Iterable[int]) -> None:
         """Read the recent escalations of every partition not loaded yet, with one consumer."""
         async with self._lock:
