@@ -9,7 +9,7 @@ import pytest
 from casegold_notifier.adapters.channels import EmailChannel, SlackChannel, WebhookChannel
 from casegold_notifier.settings import NotifierSettings, load_book, load_settings
 from casegold_notifier.wiring import build_channels, smtp_options
-from casegold_platform.settings import ConfigError
+from casegold_platform.settings import ConfigError, PolicySettings
 from casegold_sla.policy_loader import load_recipients_text
 
 REPO = Path(__file__).resolve().parents[4]
@@ -72,7 +72,7 @@ def test_credentials_are_not_sent_in_clear_over_the_network(
 
 
 def test_recipients_come_from_the_policy_file_or_the_override(tmp_path: Path) -> None:
-    policy = {"CASEGOLD_POLICY_FILE": str(REPO / "deploy" / "policy" / "default.yaml")}
+    policy = PolicySettings(policy_file=REPO / "deploy" / "policy" / "default.yaml")
     book = load_book(NotifierSettings(), policy)
     assert "team-leads-slack" in {r.name for r in book.all()}
     override = tmp_path / "recipients.yaml"

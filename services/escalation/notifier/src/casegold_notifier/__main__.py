@@ -10,7 +10,13 @@ from casegold_notifier.wiring import ComponentFailed, Config, run
 from casegold_platform.kafka import BrokerUnavailable
 from casegold_platform.logging import configure
 from casegold_platform.postgres import DatabaseUnavailable, MigrationError
-from casegold_platform.settings import ConfigError, KafkaSettings, PostgresSettings, load
+from casegold_platform.settings import (
+    ConfigError,
+    KafkaSettings,
+    PolicySettings,
+    PostgresSettings,
+    load,
+)
 from casegold_sla import PolicyError
 
 
@@ -23,7 +29,7 @@ def main() -> int:
             links=links,
             kafka=load(KafkaSettings),
             postgres=load(PostgresSettings),
-            book=load_book(settings),
+            book=load_book(settings, load(PolicySettings)),
         )
     except (ConfigError, PolicyError) as error:
         print(f"casegold-notifier: {error}", file=sys.stderr)

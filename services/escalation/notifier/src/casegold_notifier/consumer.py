@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -14,14 +14,10 @@ from casegold_contracts import ESCALATIONS, EscalationRaised, Undecodable, parse
 from casegold_notifier import metrics
 from casegold_notifier.adapters.delivery_log import DeliveryStore
 from casegold_notifier.deliveries import PlannedDelivery, deliveries_for
+from casegold_platform.clock import Clock, utc_now
 from casegold_sla.recipients import RecipientBook
 
 log = structlog.get_logger("casegold_notifier")
-
-
-def utc_now() -> datetime:
-    """The wall clock (quiet hours and notice age are decided at the moment of reading)."""
-    return datetime.now(UTC)
 
 
 class EscalationConsumer:
@@ -35,7 +31,8 @@ class EscalationConsumer:
         max_age: timedelta,
         max_records: int,
         recorded: Callable[[], None],
-        clock: Callable[[], datetime] = utc_now,
+        # Quiet hours and a notice's age are decided at the moment of reading.
+        clock: Clock = utc_now,
     ) -> None:
         self.consumer, self.store, self.book = consumer, store, book
         self.max_age, self.max_records = max_age, max_records

@@ -8,7 +8,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -20,6 +20,7 @@ from casegold_notifier.adapters.delivery_log import Claim, DeliveryStore
 from casegold_notifier.backoff import GiveUp, RetryPolicy, after_failure
 from casegold_notifier.content import Links, digest_document, notice_document
 from casegold_notifier.ports import Channel, DeliveryError
+from casegold_platform.clock import utc_now
 
 log = structlog.get_logger("casegold_notifier")
 
@@ -212,7 +213,7 @@ class Dispatcher:
         )
 
     def _observe_delivered(self, claim: Claim, kind: str, fired: list[datetime]) -> None:
-        now = datetime.now(UTC)
+        now = utc_now()
         mode = "digest" if claim.kind == "digest" else "immediate"
         for fired_at in fired:
             metrics.DELIVERY_LATENCY.labels(kind, mode).observe((now - fired_at).total_seconds())

@@ -5,20 +5,17 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from casegold_platform.settings import ENV_PREFIX, ConfigError, load
-from casegold_sla import POLICY_FILE_VARIABLE, load_policy
+from casegold_platform.settings import ENV_PREFIX, ConfigError, PolicySettings, load
 from casegold_sla.policy_loader import load_recipients
 from casegold_sla.recipients import RecipientBook
 
 PREFIX = ENV_PREFIX + "NOTIFIER_"
-DEFAULT_POLICY_FILE = "deploy/policy/default.yaml"
 
 
 def _worker_name() -> str:
@@ -121,11 +118,8 @@ def _loopback(host: str) -> bool:
         return False
 
 
-def load_book(
-    settings: NotifierSettings, environ: Mapping[str, str] | None = None
-) -> RecipientBook:
+def load_book(settings: NotifierSettings, policy: PolicySettings) -> RecipientBook:
     """CASEGOLD_NOTIFIER_RECIPIENTS_FILE when set, else the policy file's recipients section."""
-    variables = os.environ if environ is None else environ
     if settings.recipients_file is not None:
         return load_recipients(settings.recipients_file)
-    return load_policy(Path(variables.get(POLICY_FILE_VARIABLE) or DEFAULT_POLICY_FILE)).recipients
+    return policy.load().recipients
