@@ -15,7 +15,6 @@ from datetime import timedelta
 import asyncpg
 import httpx
 import structlog
-from aiohttp import web
 from aiokafka import AIOKafkaConsumer
 
 from casegold_notifier import migrations
@@ -26,7 +25,7 @@ from casegold_notifier.adapters.channels import (
     WebhookChannel,
 )
 from casegold_notifier.adapters.delivery_log import DeliveryStore
-from casegold_notifier.api import make_app
+from casegold_notifier.api import make_app, server
 from casegold_notifier.backoff import RetryPolicy
 from casegold_notifier.consumer import EscalationConsumer
 from casegold_notifier.content import Links
@@ -172,9 +171,8 @@ async def run(config: Config) -> None:
             "dispatcher": not dispatching.done(),
         }
 
-    runner = web.AppRunner(make_app(readiness), access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, settings.host, settings.port).start()
+    http = server(make_app(readiness), settings.host, settings.port)
+    serving = asyncio.create_task(http.serve(), name="http")
     log.info(
         "started",
         worker=settings.worker_name,
@@ -192,9 +190,10 @@ async def run(config: Config) -> None:
     failed: list[asyncio.Task[None]] = []
     try:
         waiter = asyncio.create_task(signalled.wait())
-        await asyncio.wait({waiter, consuming, dispatching}, return_when=asyncio.FIRST_COMPLETED)
+        components = (consuming, dispatching, serving)
+        await asyncio.wait({waiter, *components}, return_when=asyncio.FIRST_COMPLETED)
         waiter.cancel()
-        failed = [task for task in (consuming, dispatching) if task.done() and task.exception()]
+        failed = [task for task in components if task.done() and task.exception()]
         for task in failed:
             log.error("component_failed", component=task.get_name(), error=repr(task.exception()))
     finally:
@@ -205,7 +204,8 @@ async def run(config: Config) -> None:
         await dispatcher.drain(settings.shutdown_grace_seconds)
         with contextlib.suppress(Exception):
             await consumer.stop()
-        await runner.cleanup()
+        http.should_exit = True
+        await asyncio.wait({serving}, timeout=5)
         await client.aclose()
         await pool.close()
         log.info("stopped")
@@ -214,4 +214,4 @@ async def run(config: Config) -> None:
 
 
 class ComponentFailed(Exception):
-    """The consumer or the dispatcher stopped on an error: exit non-zero to be restarted."""
+    """The consumer, the dispatcher or the HTTP server stopped on an error: exit non-zero."""
