@@ -15,7 +15,8 @@ from casegold_platform.settings import ENV_PREFIX, ConfigError, PolicySettings, 
 from casegold_sla.policy_loader import load_recipients
 from casegold_sla.recipients import RecipientBook
 
-PREFIX = ENV_PREFIX + "NOTIFIER_"
+# The notifier's own variables; ENV_PREFIX is the project's (CASEGOLD_).
+NOTIFIER_PREFIX = ENV_PREFIX + "NOTIFIER_"
 
 
 def _worker_name() -> str:
@@ -25,7 +26,7 @@ def _worker_name() -> str:
 class NotifierSettings(BaseSettings):
     """How one notifier process runs; several may share the group and the delivery log."""
 
-    model_config = SettingsConfigDict(env_prefix=PREFIX, extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=NOTIFIER_PREFIX, extra="ignore")
 
     group_id: str = Field("casegold-notifier", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,120}$")
     # Where a group without committed offsets starts: earliest loses nothing; latest skips the
@@ -86,25 +87,26 @@ def load_settings() -> tuple[NotifierSettings, LinkSettings]:
     if settings.claim_lease_seconds < settings.attempt_timeout_seconds + 5:
         # A claim that lapses while its attempt still runs would let a second process send it.
         raise ConfigError(
-            f"invalid configuration: {PREFIX}CLAIM_LEASE_SECONDS must exceed "
-            f"{PREFIX}ATTEMPT_TIMEOUT_SECONDS by at least 5 s"
+            f"invalid configuration: {NOTIFIER_PREFIX}CLAIM_LEASE_SECONDS must exceed "
+            f"{NOTIFIER_PREFIX}ATTEMPT_TIMEOUT_SECONDS by at least 5 s"
         )
     if settings.backoff_cap_seconds < settings.backoff_base_seconds:
         raise ConfigError(
-            f"invalid configuration: {PREFIX}BACKOFF_CAP_SECONDS is below "
-            f"{PREFIX}BACKOFF_BASE_SECONDS"
+            f"invalid configuration: {NOTIFIER_PREFIX}BACKOFF_CAP_SECONDS is below "
+            f"{NOTIFIER_PREFIX}BACKOFF_BASE_SECONDS"
         )
     if (settings.smtp_username is None) != (settings.smtp_password is None):
         raise ConfigError(
-            f"invalid configuration: set both {PREFIX}SMTP_USERNAME and {PREFIX}SMTP_PASSWORD, "
-            "or neither"
+            f"invalid configuration: set both {NOTIFIER_PREFIX}SMTP_USERNAME and "
+            f"{NOTIFIER_PREFIX}SMTP_PASSWORD, or neither"
         )
     encrypted = settings.smtp_tls or settings.smtp_starttls == "required"
     if settings.smtp_username and not encrypted and not _loopback(settings.smtp_host):
         # Credentials would cross the network in clear text (or be downgraded by a middle-man).
         raise ConfigError(
-            f"invalid configuration: SMTP credentials need {PREFIX}SMTP_TLS=true or "
-            f"{PREFIX}SMTP_STARTTLS=required when {PREFIX}SMTP_HOST is not a loopback address"
+            f"invalid configuration: SMTP credentials need {NOTIFIER_PREFIX}SMTP_TLS=true or "
+            f"{NOTIFIER_PREFIX}SMTP_STARTTLS=required when {NOTIFIER_PREFIX}SMTP_HOST is not a "
+            "loopback address"
         )
     return settings, links
 
