@@ -158,8 +158,19 @@ ensure_servers() {
     prepare
 }
 
+ensure_browser() {
+    # Page tests look at pages in a real headless browser: Debian's chromium.
+    command -v chromium >/dev/null && return 0
+    log "installing Debian's chromium for the page tests"
+    local sudo=""
+    ((EUID == 0)) || sudo=sudo
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+}
+
 run_tests() {
     lint
+    ensure_browser
     ensure_servers
     log "pytest"
     .venv/bin/pytest "$@"

@@ -8,6 +8,7 @@ from typing import Any, Final
 from casegold_sla.calendar import Calendar, zone
 from casegold_sla.contact import next_contact_time, usable_timezone
 from casegold_sla.instants import DAY_US, from_us, to_us
+from casegold_sla.keywords import matching_keywords
 from casegold_sla.ladder import Ladder
 from casegold_sla.recipients import RecipientBook
 from casegold_sla.rules import STEP_TIERS, MilestoneRule, StepRule
@@ -350,9 +351,8 @@ class PolicySet:
         return self._frozen[key]
 
     def sensitive_reasons(self, *texts: str | None) -> tuple[str, ...]:
-        """The configured sensitive keywords found in the texts (case-insensitive)."""
-        folded = " ".join(text.casefold() for text in texts if text)
-        return tuple(word for word in self.sensitive_keywords if word.casefold() in folded)
+        """The configured sensitive keywords found in the texts (see `keywords` for the rules)."""
+        return matching_keywords(self.sensitive_keywords, texts)
 
 
 class PolicyRegistry:
