@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.ops.metric_names import known, unknown_in
 from tests.ops.tools import DEPLOY, ROOT, run, tool
 
 PROMETHEUS = DEPLOY / "prometheus"
@@ -102,3 +103,15 @@ def test_every_service_is_scraped_on_its_port_with_a_service_label(config: str) 
         (target,) = target_group["targets"]
         host = "127.0.0.1" if config == "prometheus.yml" else service
         assert target == f"{host}:{port}"
+
+
+@pytest.mark.parametrize("rules", ["recording.yml", "alerts.yml"])
+def test_every_metric_a_rule_uses_is_a_known_name(rules: str) -> None:
+    names = known()
+    problems = {
+        rule.get("alert", rule.get("record")): unknown_in(rule["expr"], names)
+        for group in load(PROMETHEUS / rules)["groups"]
+        for rule in group["rules"]
+        if unknown_in(rule["expr"], names)
+    }
+    assert problems == {}
