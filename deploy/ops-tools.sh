@@ -28,12 +28,36 @@ as_root() { if [[ $(id -u) == 0 ]]; then "$@"; else sudo "$@"; fi; }
 
 promtool_path() { command -v promtool 2>/dev/null || { [[ -x /usr/bin/promtool ]] && echo /usr/bin/promtool; }; }
 
-schema_dir() {
+shipped_schemas() {
     # The folder of strict schemas of KUBERNETES_VERSION inside kubernetes-validate.
     local site
     site=$(compgen -G "$schema_venv/lib/python3*/site-packages/kubernetes_validate" | head -n 1) || return 1
     local dir=$site/kubernetes-json-schema/v$KUBERNETES_VERSION-local-strict
     [[ -d $dir ]] && echo "$dir"
+}
+
+schema_dir() {
+    # The same schemas as kubeconform reads them: one file a kind, references between files.
+    local dir=$cache/kubeconform-schemas/v$KUBERNETES_VERSION
+    [[ -f $dir/deployment-apps-v1.json ]] && echo "$dir"
+}
+
+derive_schemas() {
+    # kubernetes-validate's files name each other by absolute URL ($id https://kubernetes.io/api/…,
+    # $ref /api/_definitions.json#…), which its own resolver maps to files; kubeconform loads
+    # local schemas by path, so the copy refers to _definitions.json beside each file instead.
+    local from to=$cache/kubeconform-schemas/v$KUBERNETES_VERSION
+    from=$(shipped_schemas) || die "kubernetes-validate has no schemas for Kubernetes $KUBERNETES_VERSION"
+    rm -rf "$to" && mkdir -p "$to"
+    "$schema_venv/bin/python" - "$from" "$to" <<'EOF'
+import json, pathlib, sys
+source, target = map(pathlib.Path, sys.argv[1:])
+for path in source.glob("*.json"):
+    schema = json.loads(path.read_text())
+    schema.pop("$id", None)
+    text = json.dumps(schema).replace('"/api/_definitions.json#', '"_definitions.json#')
+    (target / path.name).write_text(text)
+EOF
 }
 
 ensure_promtool() {
@@ -57,12 +81,15 @@ go_tool() {
 
 ensure_schemas() {
     schema_dir >/dev/null && return 0
-    log "installing kubernetes-validate $KUBERNETES_VALIDATE_VERSION (Kubernetes JSON schemas)"
-    rm -rf "$schema_venv"
-    python3 -m venv "$schema_venv"
-    "$schema_venv/bin/pip" install -q --disable-pip-version-check \
-        "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION"
-    schema_dir >/dev/null || die "kubernetes-validate has no schemas for Kubernetes $KUBERNETES_VERSION"
+    if ! shipped_schemas >/dev/null; then
+        log "installing kubernetes-validate $KUBERNETES_VALIDATE_VERSION (Kubernetes JSON schemas)"
+        rm -rf "$schema_venv"
+        python3 -m venv "$schema_venv"
+        "$schema_venv/bin/pip" install -q --disable-pip-version-check \
+            "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION"
+    fi
+    derive_schemas
+    schema_dir >/dev/null || die "no schemas for Kubernetes $KUBERNETES_VERSION"
 }
 
 missing() {

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import glob
 import shutil
 import subprocess
 from pathlib import Path
@@ -31,15 +30,11 @@ def tool(name: str) -> str:
 
 
 def kubernetes_schemas() -> Path:
-    """The folder of strict Kubernetes JSON schemas that kubernetes-validate ships."""
-    pattern = (
-        f"{DEPLOY}/.cache/k8s-schemas/lib/python3*/site-packages/kubernetes_validate/"
-        f"kubernetes-json-schema/v{KUBERNETES_VERSION}-local-strict"
-    )
-    found = sorted(glob.glob(pattern))
-    if not found:
-        pytest.fail(f"Kubernetes schemas not found: {INSTALL_HINT}", pytrace=False)
-    return Path(found[0])
+    """Strict Kubernetes JSON schemas (kubernetes-validate's, laid out for kubeconform)."""
+    folder = DEPLOY / ".cache" / "kubeconform-schemas" / f"v{KUBERNETES_VERSION}"
+    if not (folder / "deployment-apps-v1.json").is_file():
+        pytest.fail(f"Kubernetes schemas not found in {folder}: {INSTALL_HINT}", pytrace=False)
+    return folder
 
 
 def run(*command: str, cwd: Path = ROOT) -> str:
