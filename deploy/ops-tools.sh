@@ -67,6 +67,10 @@ ensure_promtool() {
     # The package's service is not wanted here: only its promtool and prometheus binaries are.
     DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 as_root apt-get install -y -qq --no-install-recommends \
         prometheus >/dev/null
+    if [[ -d /run/systemd/system ]]; then
+        # On a machine with systemd the package starts its own server on :9090: not wanted.
+        as_root systemctl disable --now prometheus >/dev/null 2>&1 || true
+    fi
     promtool_path >/dev/null || die "promtool still missing after installing prometheus"
 }
 
