@@ -21,6 +21,7 @@ CONTRACTED: Final = frozenset(
         "casegold_first_response_seconds",
         "casegold_resolution_seconds",
         "casegold_consumer_lag",
+        "casegold_reporting_consumer_lag",
     }
 )
 # Written by Prometheus itself for every target.

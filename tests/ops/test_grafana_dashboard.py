@@ -24,7 +24,7 @@ MUST_SHOW = {
     "fire lag": "casegold:escalation_fire_lag_seconds:p99_5m",
     "callback queue": "casegold_callbacks_due",
     "notification failures": "channel:casegold_notification_failure_ratio:rate10m",
-    "consumer lag": "group_topic:casegold_consumer_lag:sum",
+    "consumer lag": "service_topic:casegold_consumer_lag:sum",
 }
 
 
