@@ -22,7 +22,7 @@ run_dir=$CASEGOLD_VAR_DIR/run
 log_dir=$CASEGOLD_VAR_DIR/log
 
 # Services started by `make up`: "name port module". A service is listed once it exists.
-services=("intake 8081 casegold_intake.dev" "escalation 8082 casegold_escalation" "notifier 8085 casegold_escalation.notifier")
+services=("intake 8081 casegold_intake.dev" "escalation 8082 casegold_escalation" "notifier 8085 casegold_notifier")
 
 log() { printf '[stack] %s\n' "$*" >&2; }
 

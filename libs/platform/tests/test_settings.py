@@ -64,3 +64,12 @@ def test_a_missing_policy_file_names_the_file(
     monkeypatch.setenv("CASEGOLD_POLICY_FILE", str(tmp_path / "absent.yaml"))
     with pytest.raises(PolicyError, match=r"absent\.yaml"):
         load(PolicySettings).load()
+
+
+def test_a_configuration_error_never_prints_a_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CASEGOLD_PG_DSN", "mysql://casegold:s3cret-pass@db:5432/casegold")
+    with pytest.raises(ConfigError) as caught:
+        load(PostgresSettings)
+    assert "s3cret-pass" not in str(caught.value)
+    assert "CASEGOLD_PG_DSN" in str(caught.value)
+    assert "mysql://casegold:***@db:5432/casegold" in str(caught.value)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -86,6 +87,21 @@ def load(settings_type: type[SettingsT], **overrides: Any) -> SettingsT:
             field = ".".join(str(part) for part in error["loc"])
             variable = (prefix + field).upper()
             shown = os.environ.get(variable)
-            value = f" (value {shown!r})" if shown is not None else ""
+            value = f" (value {_masked(variable, shown)!r})" if shown is not None else ""
             problems.append(f"{variable}{value}: {error['msg']}")
         raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
+
+
+_SECRET_NAMES = ("PASSWORD", "SECRET", "API_KEYS", "SALT", "TOKEN")
+
+
+def _masked(variable: str, value: str) -> str:
+    """A value fit for an error message: no password of a URL, no secret at all."""
+    if any(name in variable for name in _SECRET_NAMES):
+        return "***"
+    return redact(value)
+
+
+def redact(url: str) -> str:
+    """A URL (a DSN) with its password hidden, for logs and errors."""
+    return re.sub(r"(//[^:/@]+:)[^@]*@", r"\1***@", url)
