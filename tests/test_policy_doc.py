@@ -13,7 +13,7 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
-from casegold_sla import PolicySet, add_business, load_policy_text, parse_duration
+from casegold_sla import PolicyError, PolicySet, add_business, load_policy_text, parse_duration
 from casegold_sla.policy_schema import PolicyFileSpec
 from casegold_sla.recipients_schema import RecipientsFileSpec
 
@@ -161,3 +161,33 @@ def test_the_key_walk_finds_nested_keys() -> None:
         "recipients.webhook.secret_env",
     ):
         assert key in keys, key
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        ("policies", 0, "targets", "first_response"),
+        ("ladders", "basic", "steps", 0, "repeat_every"),
+        ("repeat_complainant", "within"),
+        ("follow_up", "callback_lease"),
+        ("follow_up", "unreachable_retry_interval"),
+    ],
+)
+def test_the_durations_said_to_be_positive_refuse_0s(path: tuple[Any, ...]) -> None:
+    assert "must be longer than `0s`" in TEXT
+    document = yaml.safe_load(full_examples()[1])
+    node = document
+    for part in path[:-1]:
+        node = node[part]
+    node[path[-1]] = "0s"
+    with pytest.raises(PolicyError, match="longer than 0s"):
+        load_policy_text(yaml.safe_dump(document, allow_unicode=True))
+
+
+@pytest.mark.parametrize(
+    ("section", "key"), [("follow_up", "revisit_delay"), ("follow_up", "callback_lead_time")]
+)
+def test_other_durations_accept_0s(section: str, key: str) -> None:
+    document = yaml.safe_load(full_examples()[1])
+    document[section][key] = "0s"
+    assert load_policy_text(yaml.safe_dump(document, allow_unicode=True)) is not None

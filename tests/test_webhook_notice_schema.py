@@ -40,8 +40,9 @@ from casegold_contracts.escalation_events import (
 )
 
 # The notifier and the worker's processor, in one place: their package paths may change.
-from casegold_escalation.notifier.channels import WebhookChannel, body_of
-from casegold_escalation.notifier.content import (
+from casegold_escalation.processor import CaseProcessor, CaseUpdate
+from casegold_notifier.adapters.channels import WebhookChannel, body_of
+from casegold_notifier.content import (
     DIGEST_TYPE,
     NOTICE_TYPE,
     Links,
@@ -50,12 +51,11 @@ from casegold_escalation.notifier.content import (
     notice_document,
     notice_id,
 )
-from casegold_escalation.notifier.signing import (
+from casegold_notifier.signing import (
     NOTICE_ID_HEADER,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
 )
-from casegold_escalation.processor import CaseProcessor
 from casegold_sla import PolicyRegistry, from_us, load_policy
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -120,7 +120,7 @@ def escalations() -> list[EscalationRaised]:
     next_check: int | None = None
     raised: list[EscalationRaised] = []
 
-    def collect(outcome: Any) -> None:
+    def collect(outcome: CaseUpdate) -> None:
         nonlocal stored, next_check
         stored, next_check = outcome.stored, outcome.next_check_us
         for message in outcome.messages:
