@@ -33,6 +33,7 @@ from casegold_intake.models import (
 )
 from casegold_intake.openapi import BODIES, write_operation
 from casegold_intake.runtime import Runtime
+from casegold_intake.submission import KeyInProgress, Outcome
 
 KEY_PATTERN: Final = r"^[\x21-\x7e]{1,200}$"
 _KEY_LOC: Final = ("header", "Idempotency-Key")
@@ -46,7 +47,12 @@ def _problem(description: str) -> dict[str, Any]:
 WRITE_ERRORS: Final[dict[int | str, dict[str, Any]]] = {
     401: _problem("missing or unknown API key"),
     403: _problem("the key's role may not call this endpoint"),
-    409: _problem("the Idempotency-Key was used with a different request"),
+    409: {
+        "model": Problem,
+        "description": "the Idempotency-Key was used with a different request (forever), or a "
+        "request with this key and body is still in progress (with Retry-After: retry then)",
+        "headers": {"Retry-After": {"description": "seconds", "schema": {"type": "integer"}}},
+    },
     413: _problem("the body is larger than the limit (default 64 KiB)"),
     415: _problem("the body is not JSON"),
     422: {"model": ValidationProblem, "description": "invalid fields, each with the reason"},
@@ -106,6 +112,20 @@ async def parse_body(request: Request, name: str) -> Any:
 
 def _json(body: bytes, status: int) -> Response:
     return Response(body, status_code=status, media_type="application/json")
+
+
+_IN_PROGRESS: Final = (
+    b'{"detail": "a request with this Idempotency-Key and body is in progress; '
+    b'retry after Retry-After seconds with the same key and body"}'
+)
+
+
+def _in_progress(rt: Runtime) -> Response:
+    # Not a 5xx: nothing is down, the first request is still being written (decision 0024).
+    rt.metrics.replays.labels("in_progress").inc()
+    response = _json(_IN_PROGRESS, 409)
+    response.headers["Retry-After"] = "1"
+    return response
 
 
 @router.post(
@@ -172,15 +192,18 @@ async def _submit_case(
     event: CaseOpened,
     reply: CaseAccepted,
 ) -> Response:
-    outcome = await rt.intake.submit(
-        principal=principal,
-        key=key,
-        digest=digest,
-        event=event,
-        reply=reply,
-        created_status=201,
-        replay_status=200,
-    )
+    try:
+        outcome = await rt.intake.submit(
+            principal=principal,
+            key=key,
+            digest=digest,
+            event=event,
+            reply=reply,
+            created_status=201,
+            replay_status=200,
+        )
+    except KeyInProgress:
+        return _in_progress(rt)
     if outcome.replayed:
         rt.metrics.replays.labels("case").inc()
     else:
@@ -216,15 +239,18 @@ async def post_command(
         ids=ids_for(principal, key, digest),
         now=now,
     )
-    outcome = await rt.intake.submit(
-        principal=principal,
-        key=key,
-        digest=digest,
-        event=event,
-        reply=reply,
-        created_status=202,
-        replay_status=202,
-    )
+    try:
+        outcome: Outcome = await rt.intake.submit(
+            principal=principal,
+            key=key,
+            digest=digest,
+            event=event,
+            reply=reply,
+            created_status=202,
+            replay_status=202,
+        )
+    except KeyInProgress:
+        return _in_progress(rt)
     if outcome.replayed:
         rt.metrics.replays.labels("command").inc()
     return _json(outcome.body, outcome.status)

@@ -66,6 +66,7 @@ def create_app(
                 publisher=opened.publisher,
                 store=opened.store,
                 deadline=settings.request_deadline_seconds,
+                wait=settings.in_flight_wait_seconds,
             )
             # Everything made at start-up lives as long as the process: keep it out of the
             # garbage collector's scans. And collect the young generation every 50,000
