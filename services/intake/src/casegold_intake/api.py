@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any, Final
 from uuid import UUID
 
@@ -23,7 +24,8 @@ from casegold_intake.cases import (
     open_case,
     open_mention_case,
 )
-from casegold_intake.commands import COMMAND_ROLES, MANAGER_ONLY, Command
+from casegold_intake.checks import control_characters, field_problem, past_due, unknown_timezone
+from casegold_intake.commands import COMMAND_ROLES, MANAGER_ONLY, Command, PromiseCallback
 from casegold_intake.models import (
     CaseAccepted,
     CommandAccepted,
@@ -101,13 +103,18 @@ def idempotency_key(request: Request, principal: Principal) -> str | None:
 async def parse_body(request: Request, name: str) -> Any:
     """The request's JSON body validated as the named model; 422 naming each bad field."""
     try:
-        return BODIES[name].validate_json(await request.body())
+        body = BODIES[name].validate_json(await request.body())
     except ValidationError as error:
-        problems = [
-            {"loc": ("body", *problem["loc"]), "msg": problem["msg"], "type": problem["type"]}
-            for problem in error.errors(include_input=False, include_url=False)
-        ]
+        problems = [field_problem(e, ("body",)) for e in error.errors(include_url=False)]
         raise RequestValidationError(problems) from None
+    refuse(control_characters(body))
+    return body
+
+
+def refuse(problems: list[dict[str, Any]]) -> None:
+    """A 422 listing the problems, if there are any."""
+    if problems:
+        raise RequestValidationError(problems)
 
 
 def _json(body: bytes, status: int) -> Response:
@@ -171,6 +178,7 @@ async def _open(
     principal = writers(request)
     key = idempotency_key(request, principal)
     body = await parse_body(request, model)
+    refuse(unknown_timezone(body.customer.timezone, ("body", "customer", "timezone")))
     check_category(body.category, rt.categories, ("body", "category"))
     digest = fingerprint(kind, body)
     event, reply = build(
@@ -231,6 +239,9 @@ async def post_command(
     command: Command = await parse_body(request, "Command")
     if command.command in MANAGER_ONLY and principal.role != "manager":
         raise AuthError(403, f"only a manager may {command.command}")
+    if isinstance(command, PromiseCallback):
+        skew = timedelta(seconds=rt.settings.promise_skew_seconds)
+        refuse(past_due(command.due_at, now, skew, ("body", "due_at")))
     digest = fingerprint("command", command, case_id)
     event, reply = command_event(
         command,

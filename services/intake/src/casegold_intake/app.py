@@ -17,6 +17,7 @@ from casegold_intake import api, openapi
 from casegold_intake.auth import KeyRing
 from casegold_intake.body import JsonBodyMiddleware
 from casegold_intake.cases import InvalidField
+from casegold_intake.checks import field_problem
 from casegold_intake.metrics import HttpMetricsMiddleware, IntakeMetrics
 from casegold_intake.policy import SlaPolicy
 from casegold_intake.ports import Unavailable
@@ -96,8 +97,8 @@ def create_app(
 
 
 def _field_problem(error: Any) -> dict[str, Any]:
-    # Never echo `input`: it may hold a phone number, and the client already has it.
-    return {"loc": list(error["loc"]), "msg": error["msg"], "type": error["type"]}
+    # Never echo `input`, not even inside `msg`: it may hold a phone number (checks.py).
+    return field_problem(error)
 
 
 def _install_error_replies(app: FastAPI, settings: IntakeSettings) -> None:
