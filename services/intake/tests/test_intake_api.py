@@ -18,10 +18,12 @@ from casegold_intake.testing import (
     MANAGER,
     MONITOR,
     OPS,
+    SMALL_POLICY,
     Api,
     case_body,
     mention_body,
     running_api,
+    small_policy,
 )
 
 CASES = "/v1/cases"
@@ -220,6 +222,20 @@ async def test_sensitive_keywords_make_a_sensitive_p2_case(api: Api) -> None:
     assert reply["priority"] == "P2"
     [event] = published(api)
     assert event.payload.sensitive_reasons == ("journalist",)
+
+
+async def test_a_configured_priority_rule_sets_the_priority_of_a_posted_case() -> None:
+    rules = "priority_rules:\n  - {match: {category: billing}, priority: P1}\n"
+    text = SMALL_POLICY.replace("priority_rules:\n", rules, 1)
+    async with running_api(policy=small_policy(text)) as configured:
+        billing = await configured.client.post(
+            CASES, json=case_body(category="billing"), headers=AGENT
+        )
+        product = await configured.client.post(CASES, json=case_body(), headers=AGENT)
+    assert (billing.json()["priority"], product.json()["priority"]) == ("P1", "P3")
+    assert billing.json()["due"]["first_response"] == "2025-06-02T10:00:00Z"  # P1's 1 h
+    [event, _] = published(configured)
+    assert event.payload.priority == "P1"
 
 
 async def test_a_given_priority_wins_over_the_default(api: Api) -> None:

@@ -19,10 +19,10 @@ from casegold_intake.body import JsonBodyMiddleware
 from casegold_intake.cases import InvalidField
 from casegold_intake.checks import field_problem
 from casegold_intake.metrics import HttpMetricsMiddleware, IntakeMetrics
-from casegold_intake.policy import SlaPolicy
 from casegold_intake.ports import Unavailable
 from casegold_intake.runtime import NOT_STARTED, AdapterFactory, Clock, Runtime, utc_now
 from casegold_intake.settings import IntakeSettings
+from casegold_intake.sla_terms import SlaPolicy
 from casegold_intake.submission import Intake, KeyConflict
 
 log = structlog.get_logger("casegold_intake")

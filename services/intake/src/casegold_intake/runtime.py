@@ -15,10 +15,10 @@ import structlog
 from casegold_intake.auth import KeyRing
 from casegold_intake.idempotency import PostgresKeyStore
 from casegold_intake.metrics import IntakeMetrics
-from casegold_intake.policy import SlaPolicy
 from casegold_intake.ports import KeyStore, Publisher, PublishUnavailable
 from casegold_intake.publisher import KafkaPublisher
 from casegold_intake.settings import IntakeSettings
+from casegold_intake.sla_terms import SlaPolicy
 from casegold_intake.submission import Intake
 from casegold_platform.kafka import durable_producer
 from casegold_platform.postgres import migrate, redact, wait_for_postgres

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any, Final
 from casegold_intake import claims
 from casegold_intake.claims import KeyRow
 from casegold_intake.metrics import IntakeMetrics
-from casegold_intake.policy import SlaPolicy
 from casegold_intake.ports import KeyRecord, PublishUnavailable, StoreUnavailable
 from casegold_intake.runtime import AdapterFactory, Adapters
 from casegold_intake.settings import IntakeSettings
+from casegold_intake.sla_terms import SlaPolicy
 from casegold_sla.policy_loader import load_policy_text
 
 if TYPE_CHECKING:
@@ -52,6 +52,9 @@ immediate:
   repeat_complainant: {step: tier_1, audience: team_lead}
   reopened: {step: tier_1, audience: team_lead}
   broken_promise: {step: tier_1, audience: team_lead}
+priority_rules:
+  - {match: {sensitive: true}, priority: P2}
+default_priority: P3
 sensitive_keywords: [记者, 媒体, 曝光, 律师, "12315", journalist, lawyer, regulator]
 repeat_complainant: {cases: 2, within: 30d}
 follow_up:
@@ -64,9 +67,9 @@ follow_up:
 """
 
 
-def small_policy() -> SlaPolicy:
-    """The small policy above."""
-    return SlaPolicy(load_policy_text(SMALL_POLICY, "<test policy>"))
+def small_policy(text: str = SMALL_POLICY) -> SlaPolicy:
+    """The small policy above (or another policy text)."""
+    return SlaPolicy(load_policy_text(text, "<test policy>"))
 
 
 def dev_settings(**overrides: Any) -> IntakeSettings:
@@ -193,7 +196,7 @@ class Api:
 
 
 @asynccontextmanager
-async def running_api(**settings: Any) -> AsyncIterator[Api]:
+async def running_api(policy: SlaPolicy | None = None, **settings: Any) -> AsyncIterator[Api]:
     """The real app with fakes at the ports, over httpx's ASGI transport (lifespan run)."""
     import httpx
     from asgi_lifespan import LifespanManager
@@ -203,7 +206,7 @@ async def running_api(**settings: Any) -> AsyncIterator[Api]:
     publisher, store = FakePublisher(), MemoryKeyStore()
     app = create_app(
         settings=dev_settings(**settings),
-        policy=small_policy(),
+        policy=policy or small_policy(),
         adapters=fake_adapters(publisher, store),
         clock=fixed_clock(),
     )
