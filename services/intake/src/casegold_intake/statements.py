@@ -145,6 +145,8 @@ class Batches(Generic[T, R]):
             for _, future in batch:
                 if not future.done():
                     future.set_exception(failure or StoreUnavailable(f"postgres: {error!r}"))
+            if isinstance(error, asyncio.CancelledError):
+                raise
         else:
             for (_, future), result in zip(batch, results, strict=True):
                 if not future.done():

@@ -220,11 +220,6 @@ class Intake:
             del self._local[ident]
         mine.set()
 
-    async def close(self) -> None:
-        """Let lease releases still running finish."""
-        if self._releases:
-            await asyncio.wait(self._releases, timeout=self.deadline)
-
 
 async def _wait_for(event: asyncio.Event, seconds: float) -> None:
     if seconds <= 0:
