@@ -10,10 +10,10 @@ from uuid import uuid4
 import asyncpg
 import pytest
 
+from casegold_intake import migrations
 from casegold_intake.claims import Action, next_action
 from casegold_intake.idempotency import PostgresKeyStore
 from casegold_intake.ports import KeyRecord
-from casegold_platform.postgres import migrate
 
 pytestmark = pytest.mark.integration
 
@@ -24,7 +24,7 @@ def record(key: str, digest: bytes = b"d1") -> KeyRecord:
 
 @pytest.fixture
 async def store(pg_schema: str) -> AsyncIterator[PostgresKeyStore]:
-    await migrate(pg_schema)
+    await migrations.apply(pg_schema)
     pool = await asyncpg.create_pool(pg_schema, min_size=1, max_size=6)
     assert pool is not None
     keys = PostgresKeyStore(pool, timeout=2.0, lease=0.5)
@@ -93,9 +93,10 @@ async def test_a_claim_whose_claimant_vanished_is_free_once_its_lease_runs_out(
 
 
 async def test_rows_written_before_claims_existed_replay_after_the_upgrade(pg_schema: str) -> None:
-    from casegold_platform.postgres import bundled_migrations
+    from casegold_platform.postgres import migrate, package_migrations
 
-    await migrate(pg_schema, [m for m in bundled_migrations() if m.version <= 3])
+    before_claims = package_migrations(migrations.__name__)[:2]
+    await migrate(pg_schema, service=migrations.SERVICE, migrations=before_claims)
     connection = await asyncpg.connect(pg_schema)
     try:
         await connection.execute(
@@ -106,7 +107,7 @@ async def test_rows_written_before_claims_existed_replay_after_the_upgrade(pg_sc
         )
     finally:
         await connection.close()
-    assert await migrate(pg_schema) == [4]
+    assert await migrations.apply(pg_schema) == [3]
     pool = await asyncpg.create_pool(pg_schema, min_size=1, max_size=2)
     assert pool is not None
     try:

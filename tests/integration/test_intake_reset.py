@@ -18,7 +18,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from casegold_platform.postgres import migrate
+from casegold_platform.postgres import migrate_installed
 from tests.support import repo_root
 from tests.support.brokers import free_port
 
@@ -55,7 +55,7 @@ def scratch_dsn() -> Iterator[str]:
 
 
 async def test_reset_drops_every_key_row_and_the_migrations_apply_again(scratch_dsn: str) -> None:
-    assert await migrate(scratch_dsn) == [1, 2, 3, 4]
+    assert (await migrate_installed(scratch_dsn))["intake"] == [1, 2, 3]
     connection = await asyncpg.connect(scratch_dsn)
     try:
         await connection.execute(
@@ -81,4 +81,4 @@ async def test_reset_drops_every_key_row_and_the_migrations_apply_again(scratch_
     finally:
         await connection.close()
     assert tables == [] and [row["nspname"] for row in schemas] == ["public"]
-    assert await migrate(scratch_dsn) == [1, 2, 3, 4]
+    assert (await migrate_installed(scratch_dsn))["intake"] == [1, 2, 3]
