@@ -113,7 +113,7 @@ class PostgresKeyStore:
 
     async def release(self, client_id: str, key: str, attempt: int) -> None:
         """End the attempt's lease early, so a retry need not wait for it to run out."""
-        await self._statements.fetch(_RELEASE, client_id, key, attempt)
+        await self._statements.fetch(_RELEASE, client_id, key, attempt, flush=False)
 
     async def _insert_batch(self, records: Sequence[KeyRecord]) -> list[bool]:
         unique: dict[Ident, KeyRecord] = {}
@@ -139,7 +139,8 @@ class PostgresKeyStore:
     async def _mark_batch(self, idents: Sequence[Ident]) -> list[bool]:
         clients = [client for client, _ in idents]
         keys = [key for _, key in idents]
-        rows = await self._statements.fetch(_MARK, clients, keys)
+        # A mark lost to a database crash costs a re-publish of the same event: no WAL flush.
+        rows = await self._statements.fetch(_MARK, clients, keys, flush=False)
         first = {(row["client_id"], row["key"]) for row in rows}
         results = []
         for ident in idents:

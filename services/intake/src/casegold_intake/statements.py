@@ -81,24 +81,33 @@ class Statements:
         self.pool = pool
         self.timeout = timeout
 
-    async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
-        """The rows of one autocommitted statement (a deadlock is retried once)."""
+    async def fetch(self, query: str, *args: Any, flush: bool = True) -> list[asyncpg.Record]:
+        """The rows of one statement, committed alone (a deadlock is retried once).
+
+        `flush=False` commits without waiting for the WAL flush, whatever the session says:
+        for writes whose loss in a database crash costs nothing but a retry.
+        """
         try:
-            return await self._fetch(query, args)
+            return await self._fetch(query, args, flush)
         except StoreUnavailable as error:
             # Statements lock rows in one order, so this should not happen; if it does, the
             # other statement has committed by now and a second try finds its rows.
             if not isinstance(error.__cause__, asyncpg.DeadlockDetectedError):
                 raise
             log.warning("deadlock on a key statement; retried")
-            return await self._fetch(query, args)
+            return await self._fetch(query, args, flush)
 
-    async def _fetch(self, query: str, args: Sequence[Any]) -> list[asyncpg.Record]:
+    async def _fetch(self, query: str, args: Sequence[Any], flush: bool) -> list[asyncpg.Record]:
         async with Bounded(self.timeout):
             connection = await self.pool.acquire()
         try:
             async with Bounded(self.timeout):
-                rows: list[asyncpg.Record] = await connection.fetch(query, *args)
+                if flush:
+                    rows: list[asyncpg.Record] = await connection.fetch(query, *args)
+                    return rows
+                async with connection.transaction():
+                    await connection.execute("SET LOCAL synchronous_commit = off")
+                    rows = await connection.fetch(query, *args)
                 return rows
         finally:
             await release(self.pool, connection, self.timeout)
