@@ -171,6 +171,7 @@ ensure_browser() {
 run_tests() {
     lint
     ensure_browser
+    deploy/ops-tools.sh ensure
     ensure_servers
     log "pytest"
     .venv/bin/pytest "$@"

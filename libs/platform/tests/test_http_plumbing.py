@@ -14,13 +14,13 @@ from casegold_platform.http import (
     ApiKeyEntry,
     KeyRing,
     Principal,
-    authorizer,
     install_plumbing,
+    role_dependency,
     service_app,
 )
 
 KEY = "secret-ops-key"
-OPS_ONLY = authorizer("ops")
+OPS_ONLY = role_dependency("ops")
 OPS = ApiKeyEntry(client="ops-1", role="ops", sha256=hashlib.sha256(KEY.encode()).hexdigest())
 
 

@@ -14,6 +14,7 @@ from casegold_platform.http.auth import (
     authorizer,
     dev_key_entries,
     parse_key_list,
+    role_dependency,
 )
 from casegold_platform.http.metrics import HttpMetrics, HttpMetricsMiddleware, exposition
 from casegold_platform.http.plumbing import Health, Readiness, install_plumbing, service_app
@@ -38,5 +39,6 @@ __all__ = [
     "exposition",
     "install_plumbing",
     "parse_key_list",
+    "role_dependency",
     "service_app",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
@@ -179,3 +179,13 @@ def authorizer(*roles: Role) -> Callable[[Request], Principal]:
         return principal
 
     return authorize
+
+
+def role_dependency(*roles: Role) -> Callable[[Request], Awaitable[Principal]]:
+    """`authorizer` as a FastAPI dependency: async, so FastAPI never sends it to a thread."""
+    authorize = authorizer(*roles)
+
+    async def dependency(request: Request) -> Principal:
+        return authorize(request)
+
+    return dependency
