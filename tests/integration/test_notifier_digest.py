@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from casegold_contracts.builders import make_case_snapshot, make_escalation_raised
+from casegold_escalation.notifier import migrations
 from casegold_escalation.notifier.backoff import RetryPolicy
 from casegold_escalation.notifier.channels import SmtpOptions
 from casegold_escalation.notifier.content import Links
@@ -25,7 +26,6 @@ from casegold_escalation.notifier.recipients import build_channels
 from casegold_escalation.notifier.store import DeliveryStore
 from casegold_escalation.notifier.testing import WEBHOOK_SECRET as SECRET
 from casegold_escalation.notifier.testing import Receiver, wait_for
-from casegold_platform.postgres import migrate
 from casegold_sla.policy_loader import load_recipients_text
 
 pytestmark = pytest.mark.integration
@@ -35,7 +35,7 @@ WEEK = timedelta(days=7)
 
 @pytest.fixture
 async def store(pg_schema: str) -> AsyncIterator[DeliveryStore]:
-    await migrate(pg_schema)
+    await migrations.apply(pg_schema)
     pool = await asyncpg.create_pool(pg_schema, min_size=1, max_size=4)
     yield DeliveryStore(pool, "in-test")
     await pool.close()

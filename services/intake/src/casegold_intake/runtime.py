@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import asyncpg
 import structlog
 
+from casegold_intake import migrations
 from casegold_intake.auth import KeyRing
 from casegold_intake.idempotency import PostgresKeyStore
 from casegold_intake.metrics import IntakeMetrics
@@ -21,7 +22,7 @@ from casegold_intake.publisher import KafkaPublisher
 from casegold_intake.settings import IntakeSettings
 from casegold_intake.submission import Intake
 from casegold_platform.kafka import durable_producer
-from casegold_platform.postgres import migrate, redact, wait_for_postgres
+from casegold_platform.postgres import redact, wait_for_postgres
 from casegold_platform.settings import KafkaSettings, PostgresSettings
 
 log = structlog.get_logger("casegold_intake")
@@ -90,7 +91,7 @@ def real_adapters(
     async def open_adapters(metrics: IntakeMetrics) -> AsyncIterator[Adapters]:
         await wait_for_postgres(postgres.dsn, timeout=30)
         if settings.migrate_on_start:
-            applied = await migrate(postgres.dsn)
+            applied = await migrations.apply(postgres.dsn)
             if applied:
                 log.info("migrations applied", versions=applied)
         pool = await asyncpg.create_pool(

@@ -14,6 +14,7 @@ import structlog
 from aiohttp import web
 from aiokafka import AIOKafkaConsumer
 
+from casegold_escalation.notifier import migrations
 from casegold_escalation.notifier.backoff import RetryPolicy
 from casegold_escalation.notifier.consumer import EscalationConsumer
 from casegold_escalation.notifier.content import Links
@@ -23,7 +24,7 @@ from casegold_escalation.notifier.settings import LinkSettings, NotifierSettings
 from casegold_escalation.notifier.store import DeliveryStore
 from casegold_escalation.notifier.web import make_app
 from casegold_platform.kafka import wait_for_broker
-from casegold_platform.postgres import migrate, redact, wait_for_postgres
+from casegold_platform.postgres import redact, wait_for_postgres
 from casegold_platform.settings import KafkaSettings, PostgresSettings
 from casegold_sla.recipients import RecipientBook
 
@@ -68,7 +69,7 @@ async def run(config: Config) -> None:
         dsn = config.postgres.dsn
         await wait_for_postgres(dsn, timeout=60)
         if settings.migrate_on_start:
-            await migrate(dsn)
+            await migrations.apply(dsn)
         await wait_for_broker(config.kafka.bootstrap, timeout=60)
         pool = await asyncpg.create_pool(
             dsn, min_size=config.postgres.pool_min, max_size=config.postgres.pool_max
