@@ -89,6 +89,9 @@ class CallbackQueue:
     async def record(self, callback_id: UUID, given: OutcomeInput) -> dict[str, Any]:
         """Record an outcome once; the same token again replays the first answer."""
         async with connection(self.pool, self.db_timeout) as conn, conn.transaction():
+            # The ledger row first, then the queue row: the consumer cancelling this callback
+            # takes them in the same order, so it waits for this outcome instead of deadlocking.
+            await queue_sql.lock_ledger(conn, callback_id)
             row = await queue_sql.lock(conn, callback_id)
             if row is None or row["lease_token"] != given.token:
                 return await self._not_held(conn, callback_id, given, "outcome")
@@ -146,8 +149,11 @@ class CallbackQueue:
                     raise StaleLease("another outcome was already recorded under this lease")
                 answer: dict[str, Any] = as_json(done["answer"])
                 return answer
-        if await queue_sql.ledger(conn, callback_id) is None:
+        ledger = await queue_sql.ledger(conn, callback_id)
+        if ledger is None:
             raise UnknownCallback(f"no callback {callback_id}")
+        if ledger["status"] == "cancelled":
+            raise StaleLease("the callback was cancelled (the case was closed or reopened)")
         self.metrics.lease_conflicts.labels(action).inc()
         raise StaleLease("this lease token is not the callback's current lease")
 

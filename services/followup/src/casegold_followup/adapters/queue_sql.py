@@ -51,6 +51,13 @@ async def lock(conn: asyncpg.Connection, callback_id: UUID) -> asyncpg.Record | 
     )
 
 
+async def lock_ledger(conn: asyncpg.Connection, callback_id: UUID) -> None:
+    """Lock the callback's ledger row until the transaction ends."""
+    await conn.execute(
+        "SELECT 1 FROM followup_callbacks WHERE callback_id = $1 FOR UPDATE", callback_id
+    )
+
+
 async def recorded(conn: asyncpg.Connection, token: UUID) -> asyncpg.Record | None:
     """The outcome already recorded under a lease token, if any."""
     return await conn.fetchrow("SELECT * FROM followup_outcomes WHERE lease_token = $1", token)
