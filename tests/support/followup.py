@@ -93,10 +93,10 @@ async def running_followup(
 ) -> AsyncIterator[Followup]:
     """The app with its lifespan open, reading `topic` from its start with a fresh group."""
     await ensure_topics(kafka.bootstrap, [TopicSpec(topic, kafka.partitions)])
+    settings.setdefault("group_id", f"followup-{uuid4().hex[:8]}")
     config = FollowupSettings(
         dev_keys=True,
         topic=topic,
-        group_id=f"followup-{uuid4().hex[:8]}",
         promote_interval_seconds=0.05,
         expire_interval_seconds=0.05,
         **settings,
