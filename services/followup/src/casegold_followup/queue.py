@@ -78,7 +78,9 @@ class CallbackQueue:
         """Lease up to `limit` callbacks to `agent_id`, each with its own token."""
         now = self.clock()
         until = from_us(to_us(now) + self.follow_up.callback_lease)
-        async with connection(self.pool, self.db_timeout) as conn, conn.transaction():
+        # No explicit transaction: each lease statement is atomic on its own, and BEGIN and
+        # COMMIT would be two more round trips per lease.
+        async with connection(self.pool, self.db_timeout) as conn:
             rows = await queue_sql.lease(
                 conn, agent_id=agent_id, kinds=kinds, limit=limit, now=now, until=until
             )
