@@ -214,6 +214,7 @@ async def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--duration", type=float, default=20.0)
     parser.add_argument("--agents", type=int, default=20)
+    parser.add_argument("--profile", help="write a cProfile of the service to this file")
     args = parser.parse_args()
     kafka, pg = load(KafkaSettings), load(PostgresSettings)
     run = uuid.uuid4().hex[:8]
@@ -243,7 +244,8 @@ async def main() -> int:
             CASEGOLD_FOLLOWUP_LOG_LEVEL="WARNING",
         )
         started = time.perf_counter()
-        processes.append(serve(["-m", "casegold_followup"], env, logs / "followup.log"))
+        profiled = ["-m", "cProfile", "-o", args.profile] if args.profile else []
+        processes.append(serve([*profiled, "-m", "casegold_followup"], env, logs / "followup.log"))
         await wait_http(port, "/readyz", 60)
         print(f"follow-up ready in {time.perf_counter() - started:.1f} s")
         first: tuple[float, float] | None = None

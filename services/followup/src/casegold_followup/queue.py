@@ -59,6 +59,7 @@ class CallbackQueue:
         self,
         *,
         pool: asyncpg.Pool,
+        lease_pool: asyncpg.Pool,
         publisher: Publisher,
         follow_up: FollowUpSettings,
         clock: Clock,
@@ -66,6 +67,7 @@ class CallbackQueue:
         db_timeout: float,
     ) -> None:
         self.pool = pool
+        self.lease_pool = lease_pool
         self.publisher = publisher
         self.follow_up = follow_up
         self.clock = clock
@@ -80,7 +82,7 @@ class CallbackQueue:
         until = from_us(to_us(now) + self.follow_up.callback_lease)
         # No explicit transaction: each lease statement is atomic on its own, and BEGIN and
         # COMMIT would be two more round trips per lease.
-        async with connection(self.pool, self.db_timeout) as conn:
+        async with connection(self.lease_pool, self.db_timeout) as conn:
             rows = await queue_sql.lease(
                 conn, agent_id=agent_id, kinds=kinds, limit=limit, now=now, until=until
             )

@@ -76,8 +76,10 @@ def create_app(
             if applied:
                 log.info("migrations applied", versions=applied)
         pool = await open_pool(dsn, settings.pool_max)
+        lease_pool = await open_pool(dsn, settings.pool_max, flush_commits=False)
         parts.queue = CallbackQueue(
             pool=pool,
+            lease_pool=lease_pool,
             publisher=publisher,
             follow_up=policy.follow_up,
             clock=clock,
@@ -119,6 +121,7 @@ def create_app(
             if background:
                 await consumer.stop()
             await publisher.close()
+            await lease_pool.close()
             await pool.close()
             log.info("follow-up closed")
 

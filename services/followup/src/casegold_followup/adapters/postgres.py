@@ -38,8 +38,12 @@ _CASE_FIELDS: Final = frozenset(
 )
 
 
-async def open_pool(dsn: str, max_size: int) -> asyncpg.Pool:
-    """A pool with short statement timeouts (the queue's transactions are all short)."""
+async def open_pool(dsn: str, max_size: int, *, flush_commits: bool = True) -> asyncpg.Pool:
+    """A pool with short statement timeouts (the queue's transactions are all short).
+
+    `flush_commits=False` is for leases only: a lease lost to a database crash returns its
+    callback to the queue, and the holder's token then gets a 409 (see decision 0040).
+    """
     pool = await asyncpg.create_pool(
         dsn,
         min_size=1,
@@ -49,6 +53,7 @@ async def open_pool(dsn: str, max_size: int) -> asyncpg.Pool:
         server_settings={
             "idle_in_transaction_session_timeout": "10000",
             "statement_timeout": "5000",
+            "synchronous_commit": "on" if flush_commits else "off",
         },
     )
     assert pool is not None
