@@ -23,6 +23,7 @@ from casegold_contracts import (
 )
 from casegold_followup.adapters import queue_sql
 from casegold_followup.adapters.postgres import as_json, connection
+from casegold_followup.lease_batch import LeaseBatcher
 from casegold_followup.metrics import FollowupMetrics
 from casegold_followup.plumbing import Clock
 from casegold_followup.ports import Publisher
@@ -73,22 +74,26 @@ class CallbackQueue:
         self.clock = clock
         self.metrics = metrics
         self.db_timeout = db_timeout
+        self._batcher = LeaseBatcher(self._lease_rows)
 
     async def lease(
         self, agent_id: str, kinds: Sequence[CallbackKind], limit: int
     ) -> list[asyncpg.Record]:
         """Lease up to `limit` callbacks to `agent_id`, each with its own token."""
+        rows = await self._batcher.lease(agent_id, kinds, limit)
+        for row in rows:
+            self.metrics.leases.labels(row["kind"]).inc()
+        return rows
+
+    async def _lease_rows(
+        self, kinds: tuple[str, ...], holders: list[str]
+    ) -> list[list[asyncpg.Record]]:
         now = self.clock()
         until = from_us(to_us(now) + self.follow_up.callback_lease)
         # No explicit transaction: each lease statement is atomic on its own, and BEGIN and
         # COMMIT would be two more round trips per lease.
         async with connection(self.lease_pool, self.db_timeout) as conn:
-            rows = await queue_sql.lease(
-                conn, agent_id=agent_id, kinds=kinds, limit=limit, now=now, until=until
-            )
-        for row in rows:
-            self.metrics.leases.labels(row["kind"]).inc()
-        return rows
+            return await queue_sql.lease(conn, holders=holders, kinds=kinds, now=now, until=until)
 
     async def record(self, callback_id: UUID, given: OutcomeInput) -> dict[str, Any]:
         """Record an outcome once; the same token again replays the first answer."""

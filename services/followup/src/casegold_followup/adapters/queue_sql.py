@@ -12,16 +12,20 @@ import asyncpg
 
 _LEASE: Final = """
 WITH picked AS (
-    SELECT callback_id FROM followup_queue
-    WHERE leased_until IS NULL AND due_at {window} $1 AND kind = ANY($2::text[])
-    ORDER BY priority_rank, due_at
-    LIMIT $3
-    FOR UPDATE SKIP LOCKED)
+    SELECT callback_id, row_number() OVER (ORDER BY priority_rank, due_at) AS slot
+    FROM (SELECT callback_id, priority_rank, due_at FROM followup_queue
+          WHERE leased_until IS NULL AND due_at {window} $1 AND kind = ANY($2::text[])
+          ORDER BY priority_rank, due_at
+          LIMIT $3
+          FOR UPDATE SKIP LOCKED) free),
+holders AS (SELECT agent, slot FROM unnest($5::text[]) WITH ORDINALITY AS h(agent, slot))
 UPDATE followup_queue q
-SET lease_token = gen_random_uuid(), leased_until = $4, agent_id = $5, leases = q.leases + 1
-FROM picked WHERE q.callback_id = picked.callback_id
-RETURNING q.callback_id, q.case_id, q.kind, q.attempt, q.priority_rank, q.due_at,
-          q.promise_id, q.team, q.customer, q.lease_token, q.leased_until"""
+SET lease_token = gen_random_uuid(), leased_until = $4, agent_id = holders.agent,
+    leases = q.leases + 1
+FROM picked JOIN holders USING (slot)
+WHERE q.callback_id = picked.callback_id
+RETURNING picked.slot, q.callback_id, q.case_id, q.kind, q.attempt, q.priority_rank,
+          q.due_at, q.promise_id, q.team, q.customer, q.lease_token, q.leased_until"""
 OVERDUE: Final = _LEASE.format(window="<=")
 EARLY: Final = _LEASE.format(window=">")
 
@@ -29,19 +33,28 @@ EARLY: Final = _LEASE.format(window=">")
 async def lease(
     conn: asyncpg.Connection,
     *,
-    agent_id: str,
+    holders: Sequence[str],
     kinds: Sequence[str],
-    limit: int,
     now: datetime,
     until: datetime,
-) -> list[asyncpg.Record]:
-    """Lease up to `limit` free callbacks: overdue first, then priority, then due time."""
+) -> list[list[asyncpg.Record]]:
+    """Lease one callback per entry of `holders` (agent ids, in request order), best first.
+
+    Overdue first, then priority, then due time; returns the rows each holder got (a list per
+    entry, empty once the queue ran dry).
+    """
     # Two short statements rather than one ORDER BY over "is it overdue": each reads the
-    # free-rows index in its own order and stops after `limit` rows.
-    rows = list(await conn.fetch(OVERDUE, now, list(kinds), limit, until, agent_id))
-    if len(rows) < limit:
-        rows += await conn.fetch(EARLY, now, list(kinds), limit - len(rows), until, agent_id)
-    return rows
+    # free-rows index in its own order and stops after as many rows as there are holders.
+    got: list[list[asyncpg.Record]] = [[] for _ in holders]
+    rows = await conn.fetch(OVERDUE, now, list(kinds), len(holders), until, list(holders))
+    for row in rows:
+        got[row["slot"] - 1].append(row)
+    rest = list(holders)[len(rows) :]
+    if rest:
+        early = await conn.fetch(EARLY, now, list(kinds), len(rest), until, rest)
+        for row in early:
+            got[len(rows) + row["slot"] - 1].append(row)
+    return got
 
 
 async def lock(conn: asyncpg.Connection, callback_id: UUID) -> asyncpg.Record | None:
