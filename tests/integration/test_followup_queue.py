@@ -210,3 +210,33 @@ async def test_broker_down_answers_503_and_records_nothing(
         kafka_settings, topic, lambda e: len(of_type(e, CaseClosed)) >= 1, timeout=30
     )
     assert len(of_type(events, CaseClosed)) == 1
+
+
+async def test_roles_and_bad_input(
+    kafka_settings: KafkaSettings, pg_schema: str, unique: str
+) -> None:
+    clock = ManualClock()
+    async with running_followup(
+        kafka_settings, pg_schema, topic=f"followup-{unique}", clock=clock, background=False
+    ) as app:
+        lease = {"agent_id": "a", "limit": 1}
+        assert (await app.client.post("/v1/callbacks/lease", json=lease)).status_code == 401
+        as_agent = await app.client.post("/v1/callbacks/lease", json=lease, headers=AGENT_KEY)
+        assert as_agent.status_code == 403
+        revisit = {"Authorization": "Bearer dev-revisit-key"}
+        assert (await app.client.get("/v1/callbacks", headers=revisit)).status_code == 403
+        no_score = await app.client.post(
+            f"/v1/callbacks/{uuid4()}/outcome",
+            json={"lease_token": str(uuid4()), "outcome": "satisfied"},
+            headers=revisit,
+        )
+        assert no_score.status_code == 422
+        unknown = await app.client.post(
+            f"/v1/callbacks/{uuid4()}/outcome",
+            json={"lease_token": str(uuid4()), "outcome": "satisfied", "score": 5},
+            headers=revisit,
+        )
+        assert unknown.status_code == 404
+        assert (await app.client.get("/healthz")).json() == {"status": "ok"}
+        ready = await app.client.get("/readyz")
+        assert ready.json()["checks"] == {"postgres": True, "kafka": True}
