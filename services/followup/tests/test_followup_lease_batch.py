@@ -27,7 +27,7 @@ async def test_concurrent_requests_share_one_statement() -> None:
         batcher.lease("c", ["revisit"], 3),
     )
     assert calls == [["a", "b", "b", "c", "c", "c"]]
-    assert got == [[0], [1, 2], [3]]
+    assert list(got) == [[0], [1, 2], [3]]
 
 
 async def test_a_failure_reaches_every_request_of_the_batch() -> None:
