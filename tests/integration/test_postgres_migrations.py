@@ -76,7 +76,7 @@ async def test_services_number_their_migrations_apart(pg_schema: str) -> None:
 async def test_the_shared_history_of_earlier_releases_is_adopted(pg_schema: str) -> None:
     """A database migrated when all files shared one sequence upgrades with nothing re-run."""
     intake = package_migrations("casegold_intake.migrations")
-    notifier = package_migrations("casegold_escalation.notifier.migrations")
+    notifier = package_migrations("casegold_notifier.migrations")
     shared = [*intake, *notifier]  # the old numbering: 0001, 0002 intake; 0003 the delivery log
     connection = await asyncpg.connect(pg_schema)
     try:

@@ -13,6 +13,21 @@ from pathlib import Path
 
 import asyncpg
 
+from casegold_platform.settings import redact
+
+__all__ = [
+    "DatabaseUnavailable",
+    "Migration",
+    "MigrationError",
+    "installed_migration_packages",
+    "load_migrations",
+    "migrate",
+    "migrate_installed",
+    "package_migrations",
+    "redact",
+    "wait_for_postgres",
+]
+
 MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 # Any constant works; it only has to be the same for every runner of this database.
 MIGRATION_LOCK_KEY = 0x43415345474F4C44  # "CASEGOLD"
@@ -194,8 +209,3 @@ async def _adopt_shared_history(
             migration.name,
             migration.checksum,
         )
-
-
-def redact(dsn: str) -> str:
-    """The DSN with its password hidden, for logs and errors."""
-    return re.sub(r"(//[^:/@]+:)[^@]*@", r"\1***@", dsn)
