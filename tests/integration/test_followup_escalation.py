@@ -12,7 +12,7 @@ import pytest
 
 from casegold_contracts import CASE_EVENTS, EscalationRaised
 from casegold_contracts.builders import make_case_opened, make_event
-from casegold_followup.plumbing import utc_now
+from casegold_platform.clock import utc_now
 from casegold_platform.settings import KafkaSettings
 from tests.support.escalation import (
     EscalationProcess,

@@ -8,10 +8,15 @@ import sys
 
 import uvicorn
 
-from casegold_followup.plumbing import PolicySettings
 from casegold_followup.settings import ENV_PREFIX, FollowupSettings
 from casegold_platform.logging import configure
-from casegold_platform.settings import ConfigError, KafkaSettings, PostgresSettings, load
+from casegold_platform.settings import (
+    ConfigError,
+    KafkaSettings,
+    PolicySettings,
+    PostgresSettings,
+    load,
+)
 from casegold_sla.policy_loader import PolicyError
 
 

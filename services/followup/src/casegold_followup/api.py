@@ -13,13 +13,13 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from casegold_followup.adapters import queue_sql
 from casegold_followup.adapters.postgres import connection
-from casegold_followup.plumbing import Principal, authorizer
 from casegold_followup.queue import CallbackQueue, OutcomeInput
+from casegold_platform.http import Principal, authorizer, role_dependency
 from casegold_sla.followup import CallbackKind, Outcome
 
 router = APIRouter(prefix="/v1/callbacks", tags=["callbacks"])
-RevisitAgent = Annotated[Principal, Depends(authorizer("revisit_agent"))]
-Reader = Annotated[Principal, Depends(authorizer("agent", "manager"))]
+RevisitAgent = Annotated[Principal, Depends(role_dependency("revisit_agent"))]
+Reader = Annotated[Principal, Depends(role_dependency("agent", "manager"))]
 
 
 class Strict(BaseModel):
@@ -91,7 +91,7 @@ async def lease(body: LeaseRequest, request: Request) -> Response:
     """Lease the next due callbacks: overdue first, then priority, then due time."""
     # Checked here rather than as a dependency: resolving one more dependency level was a
     # measurable share of this hottest route's CPU.
-    await _lease_authorized(request)
+    _lease_authorized(request)
     queue = _queue(request)
     limit = min(body.limit, request.app.state.max_lease)
     now = queue.clock()

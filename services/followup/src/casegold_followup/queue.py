@@ -25,8 +25,8 @@ from casegold_followup.adapters import queue_sql
 from casegold_followup.adapters.postgres import as_json, connection
 from casegold_followup.lease_batch import LeaseBatcher
 from casegold_followup.metrics import FollowupMetrics
-from casegold_followup.plumbing import Clock
 from casegold_followup.ports import Publisher
+from casegold_platform.clock import Clock
 from casegold_sla.followup import CallbackKind, Effect, Outcome, OutcomeDecision, decide_outcome
 from casegold_sla.instants import from_us, to_us
 from casegold_sla.policy import FollowUpSettings

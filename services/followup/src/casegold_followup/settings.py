@@ -8,7 +8,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from casegold_contracts import CASE_EVENTS
-from casegold_followup.plumbing import ApiKeySettings
+from casegold_platform.http import ApiKeySettings
 
 ENV_PREFIX: Final = "CASEGOLD_FOLLOWUP_"
 
@@ -47,13 +47,5 @@ class FollowupSettings(ApiKeySettings):
 
     @model_validator(mode="after")
     def _someone_can_call(self) -> FollowupSettings:
-        if not self.dev_keys and self.api_keys is None and self.api_keys_file is None:
-            raise ValueError(
-                f"no API keys: set {ENV_PREFIX}API_KEYS or {ENV_PREFIX}API_KEYS_FILE "
-                f"(or {ENV_PREFIX}DEV_KEYS=true for the documented local dev keys)"
-            )
-        try:
-            self.key_entries()
-        except (OSError, ValueError, TypeError) as error:
-            raise ValueError(f"bad API key list: {error}") from None
+        self.require_keys()  # a bad key list stops the start, naming the variable
         return self

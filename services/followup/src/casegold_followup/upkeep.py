@@ -11,8 +11,8 @@ import structlog
 
 from casegold_followup.adapters import postgres
 from casegold_followup.metrics import FollowupMetrics
-from casegold_followup.plumbing import Clock
 from casegold_followup.settings import FollowupSettings
+from casegold_platform.clock import Clock
 
 log = structlog.get_logger("casegold_followup")
 

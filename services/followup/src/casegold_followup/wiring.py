@@ -19,12 +19,13 @@ from casegold_followup.adapters.kafka import KafkaPublisher, case_events_consume
 from casegold_followup.adapters.postgres import open_pool, ping
 from casegold_followup.consumer import CaseEventConsumer
 from casegold_followup.metrics import FollowupMetrics
-from casegold_followup.plumbing import Clock, KeyRing, install_plumbing, utc_now
 from casegold_followup.ports import Unavailable
 from casegold_followup.queue import CallbackQueue, StaleLease, UnknownCallback
 from casegold_followup.scheduling import Scheduler
 from casegold_followup.settings import FollowupSettings
 from casegold_followup.upkeep import Upkeep
+from casegold_platform.clock import Clock, utc_now
+from casegold_platform.http import KeyRing, install_plumbing, service_app
 from casegold_platform.postgres import redact, wait_for_postgres
 from casegold_platform.settings import KafkaSettings
 from casegold_sla import PolicySet
@@ -125,7 +126,7 @@ def create_app(
             await pool.close()
             log.info("follow-up closed")
 
-    app = FastAPI(
+    app = service_app(
         title="Casegold follow-up", version="1.0.0", description=DESCRIPTION, lifespan=lifespan
     )
     app.state.queue = None
@@ -137,16 +138,16 @@ def create_app(
         postgres = queue is not None and await ping(queue.pool, settings.db_timeout_seconds)
         return {"postgres": postgres, "kafka": await publisher.ready()}
 
+    app.include_router(api.router)
+    _install_error_replies(app, settings, metrics)
+    # Last, so its metrics middleware is the outermost (see install_plumbing).
     install_plumbing(
         app,
-        service="followup",
         readiness=readiness,
         registry=metrics.registry,
         keyring=KeyRing(settings.key_entries()),
         metrics_public=settings.metrics_public,
     )
-    app.include_router(api.router)
-    _install_error_replies(app, settings, metrics)
     return app
 
 
@@ -173,9 +174,8 @@ def _install_error_replies(
 
 def app_from_env() -> FastAPI:
     """The app as the environment configures it (the uvicorn factory)."""
-    from casegold_followup.plumbing import PolicySettings
     from casegold_platform.logging import configure
-    from casegold_platform.settings import PostgresSettings, load
+    from casegold_platform.settings import PolicySettings, PostgresSettings, load
 
     settings = load(FollowupSettings)
     configure("followup", settings.log_level)
