@@ -40,6 +40,8 @@ class LeaseBatcher:
         self._in_flight = in_flight
         self._waiting: dict[tuple[str, ...], list[_Request]] = {}
         self._flushing: dict[tuple[str, ...], int] = {}
+        # The loop keeps only weak references to tasks: these keep them alive.
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def lease(self, agent_id: str, kinds: Sequence[str], limit: int) -> list[asyncpg.Record]:
         """The callbacks leased to this request."""
@@ -48,7 +50,9 @@ class LeaseBatcher:
         self._waiting.setdefault(key, []).append(request)
         if self._flushing.get(key, 0) < self._in_flight:
             self._flushing[key] = self._flushing.get(key, 0) + 1
-            asyncio.get_running_loop().create_task(self._flush(key))
+            task = asyncio.get_running_loop().create_task(self._flush(key))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         return await request.done
 
     async def _flush(self, key: tuple[str, ...]) -> None:
