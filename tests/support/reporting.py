@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -17,6 +19,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from asgi_lifespan import LifespanManager
 
 from casegold_contracts import Event, dump, message_key
+from casegold_contracts.builders import make_escalation_raised, make_event
 from casegold_platform.kafka import TopicSpec, durable_producer, ensure_topics
 from casegold_platform.settings import KafkaSettings, PostgresSettings
 from casegold_reporting.plumbing import PolicySettings
@@ -201,3 +204,59 @@ async def eventually(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         await asyncio.sleep(0.05)
+
+
+def recorded_history(cases: int, start: datetime, seed: int = 7) -> tuple[list[Event], list[Event]]:
+    """A varied history of `cases` cases: lifecycles, refusals, pauses, redeliveries, steps.
+
+    Returns (case events, escalation events) in topic order.
+    """
+    chance = random.Random(seed)
+    events: list[Event] = []
+    escalations: list[Event] = []
+    for number in range(cases):
+        case_id = uuid.UUID(int=chance.getrandbits(128) | (4 << 76) | (1 << 63))
+        at = start + timedelta(minutes=7 * number)
+        opened = make_event(
+            "case_opened", case_id=case_id, at=at, priority=chance.choice(["P1", "P2", "P3"]),
+            category=chance.choice(["product", "billing", "delivery"]),
+            dealer_id=chance.choice([None, "dealer-1", "dealer-2"]),
+        )  # fmt: skip
+        story: list[Event] = [opened]
+        steps = [
+            ("case_assigned", {"owner": f"agent-{number % 4}"}),
+            ("case_acknowledged", {}),
+            ("customer_awaited", {}),
+            ("case_resumed", {}),
+            ("customer_contacted", {}),
+            ("callback_promised", {"promise_id": f"p{number}", "due_at": at + timedelta(hours=5)}),
+            ("solution_agreed", {}),
+            ("case_resolved", {}),
+            ("case_closed", {}),
+        ]
+        for offset, (kind, fields) in enumerate(steps[: chance.randint(1, len(steps))], start=1):
+            story.append(
+                make_event(kind, case_id=case_id, at=at + timedelta(hours=offset), **fields)
+            )
+        if chance.random() < 0.3:  # a command the state machine refuses, and the worker's word
+            refused = make_event("case_reopened", case_id=case_id, at=at + timedelta(hours=20))
+            rejection = make_event(
+                "command_rejected", case_id=case_id, at=at + timedelta(hours=20),
+                rejected_event_id=refused.event_id, rejected_type="case_reopened",
+                reason="invalid_transition",
+            )  # fmt: skip
+            story += [refused, rejection]
+        if chance.random() < 0.2:  # a redelivery of the same bytes
+            story.append(story[-1])
+        events += story
+        if chance.random() < 0.5:
+            escalations.append(
+                make_escalation_raised(
+                    case_id=case_id,
+                    milestone="first_response",
+                    step="tier_1",
+                    due_at=at + timedelta(hours=1),
+                    fired_at=at + timedelta(hours=1, seconds=1),
+                )
+            )
+    return events, escalations
