@@ -129,33 +129,52 @@ class Projector:
             self.connected = True
             _log.info("projector_started", partitions=len(partitions))
             cache = StateCache(self.config.cache_cases)
-            while not stop.is_set():
-                fetched = await consumer.getmany(
-                    timeout_ms=self.config.timeout_ms, max_records=self.config.max_records
-                )
-                records = [
-                    Record(tp.topic, tp.partition, message.offset, message.value)
-                    for tp, messages in fetched.items()
-                    for message in messages
-                ]
-                if records:
-                    await self._project(connection, registry, cache, records)
-                await self._publish_lag(consumer, partitions)
+            # Batch N is written while batch N + 1 is decoded and folded: Python and PostgreSQL
+            # work at once. Rows are read on a second connection; batches commit in order.
+            reader = await asyncpg.connect(self.config.dsn)
+            writing: asyncio.Task[None] | None = None
+            try:
+                while not stop.is_set():
+                    fetched = await consumer.getmany(
+                        timeout_ms=self.config.timeout_ms, max_records=self.config.max_records
+                    )
+                    records = [
+                        Record(tp.topic, tp.partition, message.offset, message.value)
+                        for tp, messages in fetched.items()
+                        for message in messages
+                    ]
+                    if records:
+                        started = time.perf_counter()
+                        batch = await self._fold(reader, registry, cache, records)
+                        if writing is not None:
+                            await writing
+                        writing = asyncio.create_task(self._write(connection, batch, started))
+                    await self._publish_lag(consumer, partitions)
+                if writing is not None:
+                    await writing
+            finally:
+                if writing is not None and not writing.done():
+                    writing.cancel()
+                    await asyncio.gather(writing, return_exceptions=True)
+                await reader.close()
         finally:
             await consumer.stop()
 
-    async def _project(
-        self, connection: asyncpg.Connection, registry: PolicyRegistry, cache: StateCache,
+    async def _fold(
+        self, reader: asyncpg.Connection, registry: PolicyRegistry, cache: StateCache,
         records: list[Record],
-    ) -> None:  # fmt: skip
-        started = time.perf_counter()
+    ) -> Batch:  # fmt: skip
         decoded = decode(records)
         known, missing = cache.get_many(case_ids(decoded))
         if missing:
-            known.update(await postgres.load_rows(connection, missing, registry))
+            known.update(await postgres.load_rows(reader, missing, registry))
         batch = fold(decoded, known, self.policies)
-        disagreements = await postgres.write(connection, batch)
+        # Cached before the write commits: a failed write ends this consumer and its cache.
         cache.put_many(batch.cases.values())
+        return batch
+
+    async def _write(self, connection: asyncpg.Connection, batch: Batch, started: float) -> None:
+        disagreements = await postgres.write(connection, batch)
         self.batches += 1
         self._observe(batch, disagreements, time.perf_counter() - started)
 
