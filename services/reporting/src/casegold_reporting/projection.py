@@ -135,7 +135,9 @@ def _case_event(
 
 
 def _apply(batch: Batch, row: CaseRow, event: Event, state: CaseState, result: CaseState) -> None:
-    ended = ended_clocks(state, result, event.occurred_at)
+    # Most events (notes, assignments) leave the milestones as they were: nothing ended.
+    same = result.milestones is state.milestones or result.milestones == state.milestones
+    ended = () if same else ended_clocks(state, result, event.occurred_at)
     row.state = result
     row.status, row.owner, row.priority = result.status, result.owner, result.priority
     row.dealer_id, row.repeat, row.cycle = result.dealer_id, result.repeat, result.cycle
