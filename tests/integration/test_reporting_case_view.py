@@ -35,7 +35,8 @@ def utc(day: int, hour: int, minute: int = 0) -> datetime:
 
 
 def clock_of(view: dict[str, Any], milestone: str) -> dict[str, Any]:
-    [clock] = [c for c in view["clocks"] if c["milestone"] == milestone]
+    clocks: list[dict[str, Any]] = [c for c in view["clocks"] if c["milestone"] == milestone]
+    [clock] = clocks
     return clock
 
 

@@ -71,10 +71,11 @@ def chromium(url: str, profile: Path, *extra: str) -> subprocess.CompletedProces
     )  # fmt: skip
 
 
-@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium")
 async def test_case_page_renders_header_clocks_timeline_and_escalations(
     kafka_settings: KafkaSettings, pg_schema: str, unique: str, tmp_path: Path
 ) -> None:
+    if not Path(CHROMIUM).exists():
+        pytest.fail("the page check needs Debian's chromium: apt-get install -y chromium")
     topics = await make_topics(kafka_settings, unique)
     case_id = uuid.uuid4()
     start = datetime(2025, 3, 3, 10, tzinfo=UTC)

@@ -223,7 +223,7 @@ def recorded_history(cases: int, start: datetime, seed: int = 7) -> tuple[list[E
             dealer_id=chance.choice([None, "dealer-1", "dealer-2"]),
         )  # fmt: skip
         story: list[Event] = [opened]
-        steps = [
+        steps: list[tuple[str, dict[str, Any]]] = [
             ("case_assigned", {"owner": f"agent-{number % 4}"}),
             ("case_acknowledged", {}),
             ("customer_awaited", {}),
