@@ -42,6 +42,10 @@ class ProjectorConfig:
     timeout_ms: int
     cache_cases: int
     standby_retry_seconds: float
+    # This projector takes the partitions whose number % shards == shard (a case's events and
+    # escalations share its partition number), so shards never touch the same case.
+    shard: int = 0
+    shards: int = 1
 
 
 class StateCache:
@@ -100,7 +104,8 @@ class Projector:
     async def _run_once(self, stop: asyncio.Event) -> None:
         connection = await asyncpg.connect(self.config.dsn)
         try:
-            while not await connection.fetchval("SELECT pg_try_advisory_lock($1)", PROJECTOR_LOCK):
+            lock = PROJECTOR_LOCK + self.config.shard
+            while not await connection.fetchval("SELECT pg_try_advisory_lock($1)", lock):
                 self.connected = True  # a standby is ready: another replica projects
                 if await _wait(stop, self.config.standby_retry_seconds):
                     return
@@ -125,7 +130,7 @@ class Projector:
         )
         await consumer.start()
         try:
-            partitions = await _assign(consumer, connection, self.config.topics)
+            partitions = await _assign(consumer, connection, self.config)
             self.connected = True
             _log.info("projector_started", partitions=len(partitions))
             cache = StateCache(self.config.cache_cases)
@@ -209,13 +214,17 @@ class Projector:
 
 
 async def _assign(
-    consumer: AIOKafkaConsumer, connection: asyncpg.Connection, topics: tuple[str, ...]
+    consumer: AIOKafkaConsumer, connection: asyncpg.Connection, config: ProjectorConfig
 ) -> list[TopicPartition]:
-    stored = await postgres.load_offsets(connection, topics)
+    stored = await postgres.load_offsets(connection, config.topics)
     partitions = []
-    for topic in topics:
+    for topic in config.topics:
         numbers = await _partitions_of(consumer, topic)
-        partitions += [TopicPartition(topic, number) for number in sorted(numbers)]
+        partitions += [
+            TopicPartition(topic, number)
+            for number in sorted(numbers)
+            if number % config.shards == config.shard
+        ]
     consumer.assign(partitions)
     for tp in partitions:
         offset = stored.get((tp.topic, tp.partition))

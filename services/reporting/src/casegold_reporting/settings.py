@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from casegold_contracts import CASE_EVENTS, ESCALATIONS
@@ -27,6 +27,8 @@ class ReportingSettings(ApiKeySettings):
     poll_timeout_ms: int = Field(50, ge=1, le=10_000, description="longest wait for a batch")
     state_cache_cases: int = Field(200_000, ge=0, le=10_000_000, description="case states kept")
     standby_retry_seconds: float = Field(2.0, gt=0, le=300, description="projector lock retry")
+    projector_shards: int = Field(1, ge=1, le=64, description="projectors sharing the partitions")
+    projector_shard: int = Field(0, ge=0, le=63, description="which of them this one is")
     metrics_refresh_seconds: float = Field(1.0, gt=0, le=300)
     pages_public: bool = Field(True, description="false: case pages need a key too")
     metrics_public: bool = Field(True, description="false: /metrics needs an ops or monitor key")
@@ -34,6 +36,15 @@ class ReportingSettings(ApiKeySettings):
     migrate_on_start: bool = True
     shutdown_grace_seconds: float = Field(10.0, ge=0, le=300)
     log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _shard_in_range(self) -> ReportingSettings:
+        if self.projector_shard >= self.projector_shards:
+            raise ValueError(
+                "CASEGOLD_REPORTING_PROJECTOR_SHARD must be below "
+                "CASEGOLD_REPORTING_PROJECTOR_SHARDS"
+            )
+        return self
 
     @field_validator("log_level")
     @classmethod

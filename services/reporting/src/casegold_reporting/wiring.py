@@ -53,6 +53,8 @@ def build_app(config: Config, clock: Clock = utc_now) -> FastAPI:
             timeout_ms=settings.poll_timeout_ms,
             cache_cases=settings.state_cache_cases,
             standby_retry_seconds=settings.standby_retry_seconds,
+            shard=settings.projector_shard,
+            shards=settings.projector_shards,
         ),
         policies,
         policy_text,

@@ -157,7 +157,8 @@ async def write(connection: asyncpg.Connection, batch: Batch) -> int:
         touched = {*batch.cases, *(e.case_id for e in batch.escalations)}
         if touched:
             await connection.execute(_BREACHED, list(touched))
-        counts = [(p, s, n) for (p, s), n in batch.counts.items() if n]
+        # In key order: shards writing at once then lock the counts rows in the same order.
+        counts = sorted((p, s, n) for (p, s), n in batch.counts.items() if n)
         if counts:
             await connection.executemany(
                 "INSERT INTO reporting_case_counts (priority, status, cases) VALUES ($1, $2, $3) "
