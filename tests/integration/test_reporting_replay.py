@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -72,8 +73,14 @@ async def test_replaying_a_recorded_topic_gives_identical_tables(
     ends = await end_offsets(kafka_settings, topics)
     policy = office_policy(tmp_path)
 
-    async def project(dsn: str) -> None:
-        async with running(config(kafka_settings, dsn, topics, policy)):
+    async def project(dsn: str, shards: int = 1) -> None:
+        async with AsyncExitStack() as stack:
+            for shard in range(shards):
+                settings = config(
+                    kafka_settings, dsn, topics, policy,
+                    projector_shards=shards, projector_shard=shard,
+                )  # fmt: skip
+                await stack.enter_async_context(running(settings))
             await eventually(lambda: caught_up(dsn, ends), timeout=60, what="the projection")
 
     await project(pg_schema)
@@ -82,7 +89,8 @@ async def test_replaying_a_recorded_topic_gives_identical_tables(
     refused = [row for row in first["reporting_timeline"] if row[10] == "refused"]
     assert refused and all(row[13] == "worker" for row in refused if row[4] == "case_reopened")
 
-    await project(second_schema)
+    # Two projectors sharing the partitions build the same tables.
+    await project(second_schema, shards=2)
     assert await snapshot(second_schema) == first
 
     # The same topics read again over the existing rows (offsets lost) change nothing.
