@@ -183,7 +183,7 @@ def encode_row(row: CaseRow) -> tuple[Any, ...]:
     values: dict[str, Any] = {column: getattr(row, column) for column in CASE_COLUMNS}
     values["sensitive_reasons"] = list(row.sensitive_reasons)
     values["prior_case_ids"] = list(row.prior_case_ids)
-    values["state"] = orjson.dumps(dump_state(row.state)).decode()
+    values["state"] = orjson.dumps(dump_state(row.state))
     values["ended_clocks"] = orjson.dumps([_dump_clock(c) for c in row.ended_clocks]).decode()
     return tuple(values[column] for column in CASE_COLUMNS)
 

@@ -45,8 +45,9 @@ CREATE TABLE reporting_cases (
     revisit_score             smallint,
     -- Set by a breach escalation or by a clock that ended late; never cleared.
     breached                  boolean     NOT NULL DEFAULT false,
-    -- casegold_sla.dump_state of the case.
-    state                     jsonb       NOT NULL,
+    -- casegold_sla.dump_state of the case as JSON bytes (bytea: never queried, only reloaded,
+    -- so PostgreSQL need not parse it on every write).
+    state                     bytea       NOT NULL,
     -- Milestones that stopped: [{milestone, cycle, target_us, elapsed_us, ended_at, met}].
     ended_clocks              jsonb       NOT NULL
 );
