@@ -290,13 +290,17 @@ async def replay_phase(
     filled = time.monotonic() - began
     print(f"  topic filled: {cases * len(LIFECYCLE):,} events in {filled:.1f} s")
     started = time.monotonic()
+    cpu_busy_fraction()
+    pids: list[int] = []
     with ExitStack() as processes:
         for shard in range(shards):
             env = service_env(schema_dsn, topics, free_port())
             env["CASEGOLD_REPORTING_PROJECTOR_SHARDS"] = str(shards)
             env["CASEGOLD_REPORTING_PROJECTOR_SHARD"] = str(shard)
-            processes.enter_context(
-                reporting(env, ROOT / f"var/bench-reporting-replay-{shard}.log")
+            pids.append(
+                processes.enter_context(
+                    reporting(env, ROOT / f"var/bench-reporting-replay-{shard}.log")
+                ).pid
             )
         connection = await asyncpg.connect(schema_dsn)
         first_batch: float | None = None
@@ -318,9 +322,35 @@ async def replay_phase(
         finally:
             await connection.close()
         projected = time.monotonic() - started
+        cpu = sum(cpu_seconds(pid) for pid in pids)
+        busy = cpu_busy_fraction()
+    total = cases * len(LIFECYCLE)
+    print(
+        f"  projector CPU: {cpu:.1f} s for {total:,} events = {cpu / total * 1e6:.0f} µs/event "
+        f"({total / cpu:,.0f} events per CPU-second of the projector processes); "
+        f"machine CPU busy over the run: {busy:.0%}"
+    )
     steady = cases * len(LIFECYCLE) / (time.monotonic() - (first_batch or started))
     print(f"  from the first batch written: {steady:,.0f} events/s")
     return filled, projected
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+_BUSY: list[tuple[int, int]] = []
+
+
+def cpu_busy_fraction() -> float:
+    """Share of all cores busy since the previous call (first call: since boot)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle, total = values[3] + values[4], sum(values)
+    previous = _BUSY[-1] if _BUSY else (0, 0)
+    _BUSY.append((idle, total))
+    return 1 - (idle - previous[0]) / max(1, total - previous[1])
 
 
 def quantile(values: list[float], q: float) -> float:
