@@ -70,8 +70,8 @@ from bench.escalation_workload import (
     bench_id,
 )
 from casegold_contracts import CASE_EVENTS
-from casegold_escalation.__main__ import internal_topics
 from casegold_escalation.settings import EscalationSettings
+from casegold_escalation.wiring import internal_topics
 from casegold_platform.kafka import TopicSpec, ensure_topics
 from casegold_platform.settings import KafkaSettings
 from casegold_platform.topics import platform_topics

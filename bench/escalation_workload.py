@@ -21,7 +21,7 @@ from pydantic_core import to_json
 
 from casegold_contracts import CaseOpened, Event, dump, parse
 from casegold_contracts.builders import make_case_opened, make_event
-from casegold_escalation.processor import CaseProcessor, Outcome
+from casegold_escalation.processor import CaseProcessor, CaseUpdate
 from casegold_escalation.records import CustomerCase
 from casegold_sla import PolicyRegistry, PolicySet, from_us
 
@@ -186,7 +186,7 @@ class Workload:
                 to_json([(str(decoded.case_id), decoded.opened_us)]),
             )
 
-    def _outcome(self, value: bytes) -> Outcome:
+    def _outcome(self, value: bytes) -> CaseUpdate:
         event = parse(value)
         if not isinstance(event, CaseOpened):
             raise AssertionError(f"template does not parse: {event}")

@@ -43,7 +43,7 @@ def worker(mode: str, app_id: str, topic: str, data_dir: str) -> None:
     """The probe worker (run in its own process)."""
     import faust
 
-    from casegold_escalation.worker import FAUST_TUNING
+    from casegold_escalation.app import FAUST_TUNING
 
     kafka = KafkaSettings()
     app = faust.App(

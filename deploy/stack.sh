@@ -22,7 +22,7 @@ run_dir=$CASEGOLD_VAR_DIR/run
 log_dir=$CASEGOLD_VAR_DIR/log
 
 # Services started by `make up`: "name port module". A service is listed once it exists.
-services=("intake 8081 casegold_intake.dev" "escalation 8082 casegold_escalation" "notifier 8085 casegold_escalation.notifier")
+services=("intake 8081 casegold_intake.dev" "escalation 8082 casegold_escalation" "notifier 8085 casegold_notifier")
 
 log() { printf '[stack] %s\n' "$*" >&2; }
 
@@ -158,8 +158,20 @@ ensure_servers() {
     prepare
 }
 
+ensure_browser() {
+    # Page tests look at pages in a real headless browser: Debian's chromium.
+    command -v chromium >/dev/null && return 0
+    log "installing Debian's chromium for the page tests"
+    local sudo=""
+    ((EUID == 0)) || sudo=sudo
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+}
+
 run_tests() {
     lint
+    ensure_browser
+    deploy/ops-tools.sh ensure
     ensure_servers
     log "pytest"
     .venv/bin/pytest "$@"

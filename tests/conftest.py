@@ -8,10 +8,10 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from casegold_escalation.notifier.testing import WEBHOOK_SECRET, Receiver
 from casegold_platform.postgres import wait_for_postgres
 from casegold_platform.settings import KafkaSettings, PostgresSettings, load
 from tests.support.brokers import ScratchBroker, scratch_broker
+from tests.support.receivers import WEBHOOK_SECRET, Receiver
 
 __all__ = ["ScratchBroker", "scratch_broker"]
 

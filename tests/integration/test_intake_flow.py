@@ -13,10 +13,10 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from casegold_contracts import CaseOpened, Undecodable, parse
+from casegold_intake import migrations
 from casegold_intake.idempotency import PostgresKeyStore
 from casegold_intake.testing import AGENT, IVR, RealApi, case_body, running_real_api
 from casegold_platform.kafka import TopicSpec, ensure_topics
-from casegold_platform.postgres import migrate
 from casegold_platform.settings import KafkaSettings
 
 pytestmark = pytest.mark.integration
@@ -168,7 +168,7 @@ async def test_readiness_and_commands_on_the_real_stack(
 
 
 async def test_keys_older_than_the_retention_are_swept(pg_schema: str) -> None:
-    await migrate(pg_schema)
+    await migrations.apply(pg_schema)
     pool = await asyncpg.create_pool(pg_schema, min_size=1, max_size=2)
     assert pool is not None
     try:

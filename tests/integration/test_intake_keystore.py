@@ -10,9 +10,9 @@ from uuid import uuid4
 import asyncpg
 import pytest
 
+from casegold_intake import migrations
 from casegold_intake.idempotency import PostgresKeyStore
 from casegold_intake.ports import KeyRecord
-from casegold_platform.postgres import migrate
 
 pytestmark = pytest.mark.integration
 
@@ -23,7 +23,7 @@ def record(key: str, digest: bytes = b"d1") -> KeyRecord:
 
 @pytest.fixture
 async def store(pg_schema: str) -> AsyncIterator[PostgresKeyStore]:
-    await migrate(pg_schema)
+    await migrations.apply(pg_schema)
     pool = await asyncpg.create_pool(pg_schema, min_size=1, max_size=6)
     assert pool is not None
     keys = PostgresKeyStore(pool, timeout=2.0, window=0.05)

@@ -16,9 +16,7 @@ import pytest
 
 from casegold_contracts import EscalationRaised
 from casegold_contracts.builders import make_escalation_raised
-from casegold_escalation.notifier.content import notice_id
-from casegold_escalation.notifier.testing import WEBHOOK_SECRET as SECRET
-from casegold_escalation.notifier.testing import Receiver, wait_for
+from casegold_notifier.content import notice_id
 from casegold_platform.settings import KafkaSettings
 from tests.support.notifier import (
     NotifierProcess,
@@ -26,6 +24,8 @@ from tests.support.notifier import (
     recipients_file,
     skip_history,
 )
+from tests.support.receivers import WEBHOOK_SECRET as SECRET
+from tests.support.receivers import Receiver, wait_for
 
 pytestmark = pytest.mark.integration
 

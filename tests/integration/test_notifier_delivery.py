@@ -20,16 +20,17 @@ from aiosmtpd.controller import Controller
 
 from casegold_contracts import EscalationRaised, derived_id
 from casegold_contracts.builders import make_case_snapshot, make_escalation_raised
-from casegold_escalation.notifier.content import notice_id
-from casegold_escalation.notifier.testing import WEBHOOK_SECRET as SECRET
-from casegold_escalation.notifier.testing import Receiver, SmtpInbox, free_port, wait_for
+from casegold_notifier.content import notice_id
 from casegold_platform.settings import KafkaSettings
+from tests.support.brokers import free_port
 from tests.support.notifier import (
     NotifierProcess,
     publish,
     recipients_file,
     skip_history,
 )
+from tests.support.receivers import WEBHOOK_SECRET as SECRET
+from tests.support.receivers import Receiver, SmtpInbox, wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -16,17 +16,17 @@ import httpx
 import pytest
 
 from casegold_contracts.builders import make_case_snapshot, make_escalation_raised
-from casegold_escalation.notifier.backoff import RetryPolicy
-from casegold_escalation.notifier.channels import SmtpOptions
-from casegold_escalation.notifier.content import Links
-from casegold_escalation.notifier.dispatcher import Dispatcher, DispatchLimits
-from casegold_escalation.notifier.planning import PlannedDelivery, plan
-from casegold_escalation.notifier.recipients import build_channels
-from casegold_escalation.notifier.store import DeliveryStore
-from casegold_escalation.notifier.testing import WEBHOOK_SECRET as SECRET
-from casegold_escalation.notifier.testing import Receiver, wait_for
-from casegold_platform.postgres import migrate
+from casegold_notifier import migrations
+from casegold_notifier.adapters.channels import SmtpOptions
+from casegold_notifier.adapters.delivery_log import DeliveryStore
+from casegold_notifier.backoff import RetryPolicy
+from casegold_notifier.content import Links
+from casegold_notifier.deliveries import PlannedDelivery, deliveries_for
+from casegold_notifier.dispatcher import Dispatcher, DispatchLimits
+from casegold_notifier.wiring import build_channels
 from casegold_sla.policy_loader import load_recipients_text
+from tests.support.receivers import WEBHOOK_SECRET as SECRET
+from tests.support.receivers import Receiver, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -35,7 +35,7 @@ WEEK = timedelta(days=7)
 
 @pytest.fixture
 async def store(pg_schema: str) -> AsyncIterator[DeliveryStore]:
-    await migrate(pg_schema)
+    await migrations.apply(pg_schema)
     pool = await asyncpg.create_pool(pg_schema, min_size=1, max_size=4)
     yield DeliveryStore(pool, "in-test")
     await pool.close()
@@ -64,7 +64,7 @@ async def test_held_warnings_go_as_one_digest_and_tier_2_never_waits(
         event = make_escalation_raised(
             case_id=uuid4(), step="warning", fired_at=at, due_at=at, case=snapshot
         )
-        return list(plan(event, book, at, WEEK))
+        return list(deliveries_for(event, book, at, WEEK))
 
     # Two warnings read yesterday: held until yesterday's quiet period ended (today 00:00, past).
     # One read now: held until tonight. A tier 2 read now goes at once.
@@ -72,7 +72,7 @@ async def test_held_warnings_go_as_one_digest_and_tier_2_never_waits(
     waiting = warning(now, -60)
     later = now + timedelta(seconds=1)
     tier_2 = make_escalation_raised(case_id=uuid4(), step="tier_2", fired_at=later, due_at=later)
-    urgent = plan(tier_2, book, now, WEEK)
+    urgent = deliveries_for(tier_2, book, now, WEEK)
     assert [row.status for row in (*ended, *waiting, *urgent)] == [
         "held",
         "held",

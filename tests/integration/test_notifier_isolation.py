@@ -11,15 +11,16 @@ import pytest
 
 from casegold_contracts import EscalationRaised
 from casegold_contracts.builders import make_escalation_raised
-from casegold_escalation.notifier.testing import WEBHOOK_SECRET as SECRET
-from casegold_escalation.notifier.testing import Receiver, free_port, wait_for
 from casegold_platform.settings import KafkaSettings
+from tests.support.brokers import free_port
 from tests.support.notifier import (
     NotifierProcess,
     publish,
     recipients_file,
     skip_history,
 )
+from tests.support.receivers import WEBHOOK_SECRET as SECRET
+from tests.support.receivers import Receiver, wait_for
 
 pytestmark = pytest.mark.integration
 

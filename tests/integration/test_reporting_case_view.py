@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from casegold_contracts.builders import make_escalation_raised, make_event
-from casegold_platform.postgres import migrate
+from casegold_platform.postgres import migrate_installed
 from casegold_platform.settings import KafkaSettings
 from tests.support.reporting import (
     AGENT,
@@ -44,7 +44,7 @@ async def test_case_view_with_clocks_a_pause_a_refusal_and_a_delivery(
     kafka_settings: KafkaSettings, pg_schema: str, unique: str, tmp_path: Path
 ) -> None:
     topics = await make_topics(kafka_settings, unique)
-    await migrate(pg_schema)  # the notifier's delivery log lives beside the projections
+    await migrate_installed(pg_schema)  # the notifier's delivery log beside the projections
     case_id = uuid.uuid4()
     closed = make_event("case_closed", case_id=case_id, at=utc(3, 11, 30))
     first = [

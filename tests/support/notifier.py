@@ -12,8 +12,8 @@ import httpx
 import yaml
 
 from casegold_contracts import ESCALATIONS, EscalationRaised, dump, message_key
-from casegold_escalation.notifier.testing import free_port
 from casegold_platform.settings import KafkaSettings
+from tests.support.brokers import free_port
 from tests.support.processes import ModuleProcess
 from tests.support.processes import publish as publish_records
 from tests.support.processes import skip_history as skip_topic_history
@@ -32,7 +32,7 @@ TEST_SETTINGS: Mapping[str, str] = {
 
 @dataclass
 class NotifierProcess(ModuleProcess):
-    """One `python -m casegold_escalation.notifier` process."""
+    """One `python -m casegold_notifier` process."""
 
     name: str
     env: dict[str, str]
@@ -40,7 +40,7 @@ class NotifierProcess(ModuleProcess):
     port: int = field(default_factory=free_port)
 
     def __post_init__(self) -> None:
-        super().__init__("casegold_escalation.notifier", self.log_dir / f"notifier-{self.name}.log")
+        super().__init__("casegold_notifier", self.log_dir / f"notifier-{self.name}.log")
 
     def start(self, env: Mapping[str, str] | None = None) -> None:
         """Start the process (its log goes to `log_path`)."""

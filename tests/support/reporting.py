@@ -21,8 +21,7 @@ from asgi_lifespan import LifespanManager
 from casegold_contracts import Event, dump, message_key
 from casegold_contracts.builders import make_escalation_raised, make_event
 from casegold_platform.kafka import TopicSpec, durable_producer, ensure_topics
-from casegold_platform.settings import KafkaSettings, PostgresSettings
-from casegold_reporting.plumbing import PolicySettings
+from casegold_platform.settings import KafkaSettings, PolicySettings, PostgresSettings
 from casegold_reporting.settings import ReportingSettings
 from casegold_reporting.wiring import Config, build_app
 
@@ -126,7 +125,7 @@ def config(
         **overrides,
     )
     return Config(
-        reporting, kafka, PostgresSettings(dsn=dsn, pool_max=4), PolicySettings(file=policy)
+        reporting, kafka, PostgresSettings(dsn=dsn, pool_max=4), PolicySettings(policy_file=policy)
     )
 
 

@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from casegold_platform.postgres import MigrationError, bundled_migrations, load_migrations, redact
+from casegold_platform.postgres import (
+    MigrationError,
+    installed_migration_packages,
+    load_migrations,
+    package_migrations,
+    redact,
+)
 
 
 def test_migration_files_must_be_numbered_without_gaps(tmp_path: Path) -> None:
@@ -19,10 +25,13 @@ def test_migration_files_must_be_numbered_without_gaps(tmp_path: Path) -> None:
         load_migrations(tmp_path)
 
 
-def test_bundled_migrations_start_at_one_and_have_sql() -> None:
-    migrations = bundled_migrations()
-    assert [m.version for m in migrations] == list(range(1, len(migrations) + 1))
-    assert all(m.sql.strip() for m in migrations)
+def test_every_installed_service_numbers_its_migrations_from_one() -> None:
+    packages = installed_migration_packages()
+    assert {"intake", "notifier"} <= set(packages)
+    for package in packages.values():
+        migrations = package_migrations(package)
+        assert [m.version for m in migrations] == list(range(1, len(migrations) + 1))
+        assert all(m.sql.strip() for m in migrations)
 
 
 def test_redact_hides_the_password_only() -> None:

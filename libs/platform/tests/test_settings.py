@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from casegold_platform.settings import ConfigError, KafkaSettings, PostgresSettings, load
+from casegold_platform.settings import (
+    ConfigError,
+    KafkaSettings,
+    PolicySettings,
+    PostgresSettings,
+    load,
+)
+from casegold_sla import PolicyError
 
 
 def test_defaults_point_at_the_local_stack(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -39,3 +48,28 @@ def test_a_bad_value_names_the_variable(
         load(settings_type)
     assert variable in str(error.value)
     assert repr(value) in str(error.value)
+
+
+def test_the_policy_file_defaults_to_the_shipped_policy(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CASEGOLD_POLICY_FILE", raising=False)
+    monkeypatch.chdir(Path(__file__).parents[3])
+    settings = load(PolicySettings)
+    assert settings.policy_file == Path("deploy/policy/default.yaml")
+    assert settings.load().source == "deploy/policy/default.yaml"
+
+
+def test_a_missing_policy_file_names_the_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("CASEGOLD_POLICY_FILE", str(tmp_path / "absent.yaml"))
+    with pytest.raises(PolicyError, match=r"absent\.yaml"):
+        load(PolicySettings).load()
+
+
+def test_a_configuration_error_never_prints_a_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CASEGOLD_PG_DSN", "mysql://casegold:s3cret-pass@db:5432/casegold")
+    with pytest.raises(ConfigError) as caught:
+        load(PostgresSettings)
+    assert "s3cret-pass" not in str(caught.value)
+    assert "CASEGOLD_PG_DSN" in str(caught.value)
+    assert "mysql://casegold:***@db:5432/casegold" in str(caught.value)

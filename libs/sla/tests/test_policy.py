@@ -312,3 +312,10 @@ def test_default_priority_rules(default_policy: PolicySet) -> None:
         policies.default_priority(**{**base, "dealer_id": None, "channel": "ivr"}, sensitive=False)
         == "P2"
     )
+
+
+def test_sensitive_keywords_do_not_match_inside_numbers_or_words(
+    default_policy: PolicySet,
+) -> None:
+    assert default_policy.sensitive_reasons("refund of 13.15 yuan", "order 2023123156") == ()
+    assert default_policy.sensitive_reasons("我要打12315投诉", "3.15晚会") == ("12315", "3.15")

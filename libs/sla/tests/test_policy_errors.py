@@ -144,6 +144,36 @@ default_policy"""
             "cannot match on priority",
         ),
         (
+            "first_response: 1h",
+            "first_response: 0s",
+            "policies[0].targets.first_response",
+            "must be longer than 0s",
+        ),
+        (
+            "first_response: 1h",
+            "first_response: {P1: 0m, P2: 2h, P3: 3h, P4: 4h}",
+            "policies[0].targets.first_response",
+            "P1: 0m must be longer than 0s",
+        ),
+        (
+            "- {step: tier_1, at: breach, audience: team_lead}",
+            "- {step: tier_1, at: breach, audience: team_lead, repeat_every: 0s}",
+            "ladders.standard.steps[1].repeat_every",
+            "must be longer than 0s",
+        ),
+        (
+            "callback_lease: 10m",
+            "callback_lease: 0s",
+            "follow_up.callback_lease",
+            "must be longer than 0s",
+        ),
+        (
+            "repeat_complainant: {cases: 2, within: 30d}",
+            "repeat_complainant: {cases: 2, within: 0d}",
+            "repeat_complainant.within",
+            "must be longer than 0s",
+        ),
+        (
             "repeat_complainant: {cases: 2, within: 30d}",
             "repeat_complainant: {cases: 1, within: 30d}",
             "repeat_complainant.cases",

@@ -3,47 +3,67 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Sequence
 from pathlib import Path
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 
 from casegold_contracts import ESCALATIONS, EscalationRaised, dump, parse
 from casegold_contracts.builders import DEFAULT_TIME, make_case_opened, make_event
-from casegold_escalation.policies import PolicyStore
+from casegold_escalation.adapters.policies import PolicyStore
+from casegold_escalation.app import Worker
 from casegold_escalation.processor import Message
 from casegold_escalation.settings import EscalationSettings
-from casegold_escalation.worker import EscalationWorker
+from casegold_escalation.wiring import build_worker
 from casegold_platform.settings import KafkaSettings
 from casegold_sla import load_policy
 from tests.support import repo_root
 
 
+class CapturedSends:
+    """The `Sender` port: keeps what would have been sent."""
+
+    def __init__(self) -> None:
+        self.sent: list[Message] = []
+
+    async def __call__(self, messages: Sequence[Message], wait_all: bool = False) -> None:
+        self.sent.extend(messages)
+
+
+class NothingSentBefore:
+    """The `ResendGuard` port of a partition no earlier worker sent anything on."""
+
+    def loaded(self, partition: int) -> bool:
+        return True
+
+    def contains(self, partition: int, event_id: UUID) -> bool:
+        return False
+
+    def forget(self, partitions: set[int]) -> None:
+        return None
+
+    async def load_many(self, partitions: Iterable[int]) -> None:
+        return None
+
+
 @pytest.fixture
-async def worker(tmp_path: Path) -> AsyncIterator[tuple[EscalationWorker, list[Message]]]:
+async def worker(tmp_path: Path) -> AsyncIterator[tuple[Worker, list[Message]]]:
     policy_path = Path(repo_root(), "deploy", "policy", "fast.yaml")
     settings = EscalationSettings(app_id=f"agent-test-{uuid4().hex[:8]}", data_dir=tmp_path)
     kafka = KafkaSettings()
     store = PolicyStore(kafka, settings.policies_topic, load_policy(policy_path), "")
     clock_now = [DEFAULT_TIME]
-    worker = EscalationWorker(settings, kafka, store, clock=lambda: clock_now[0])
+    worker = build_worker(settings, kafka, store, clock=lambda: clock_now[0])
     app = worker.app
     app.loop = asyncio.get_running_loop()
     app.finalize()
     app.conf.store = "memory://"  # type: ignore[assignment]
     app.flow_control.resume()
-    sent: list[Message] = []
-
-    async def capture(messages: list[Message], wait_all: bool = False) -> None:
-        sent.extend(messages)
-
-    async def nothing_sent_before(partition: int) -> int:
-        return 0
-
-    worker._send_all = capture  # type: ignore[method-assign]
-    worker.recent.load = nothing_sent_before  # type: ignore[method-assign]
-    yield worker, sent
+    sends = CapturedSends()
+    worker.send = sends
+    worker.recent = NothingSentBefore()
+    yield worker, sends.sent
 
 
 def escalations(sent: list[Message]) -> list[EscalationRaised]:
@@ -52,7 +72,7 @@ def escalations(sent: list[Message]) -> list[EscalationRaised]:
 
 
 async def test_a_sensitive_case_escalates_at_once_and_a_replay_sends_nothing_new(
-    worker: tuple[EscalationWorker, list[Message]],
+    worker: tuple[Worker, list[Message]],
 ) -> None:
     escalation_worker, sent = worker
     case_id = uuid4()

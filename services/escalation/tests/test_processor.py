@@ -16,7 +16,7 @@ from casegold_contracts import (
     parse,
 )
 from casegold_contracts.builders import DEFAULT_TIME, make_case_opened, make_event
-from casegold_escalation.processor import CaseProcessor, Outcome, count_customer_case
+from casegold_escalation.processor import CaseProcessor, CaseUpdate, count_customer_case
 from casegold_escalation.records import CustomerCase, next_check_of
 from casegold_sla import PolicyRegistry, load_policy
 from tests.support import repo_root
@@ -31,7 +31,7 @@ def processor() -> CaseProcessor:
     return CaseProcessor(PolicyRegistry(policy), CUSTOMERS_TOPIC)
 
 
-def fired(outcome: Outcome) -> list[EscalationRaised]:
+def fired(outcome: CaseUpdate) -> list[EscalationRaised]:
     events = [parse(m.value) for m in outcome.messages if m.topic == ESCALATIONS]
     assert all(isinstance(e, EscalationRaised) for e in events)
     return [e for e in events if isinstance(e, EscalationRaised)]
@@ -119,7 +119,7 @@ def test_commands_for_an_unknown_case_are_rejected(processor: CaseProcessor) -> 
 
 
 def test_a_tick_for_an_unknown_case_does_nothing(processor: CaseProcessor) -> None:
-    assert processor.on_tick(None, T0) == Outcome(None, None)
+    assert processor.on_tick(None, T0) == CaseUpdate(None, None)
 
 
 def test_notices_carry_the_timeline_promises_and_earlier_escalations(
@@ -157,8 +157,8 @@ def test_a_ladder_s_tier_1_is_its_milestone_s_breach(processor: CaseProcessor) -
     record = processor.on_event(None, make_case_opened(case_id=uuid4(), at=T0, priority="P1"), T0)
     warning = processor.on_tick(record.stored, T0 + timedelta(seconds=3))
     breach = processor.on_tick(warning.stored, T0 + timedelta(seconds=4))
-    assert warning.breached_milestones() == []
-    assert breach.breached_milestones() == ["first_response"]
+    assert [e.breached for e in warning.escalations if e.breached] == []
+    assert [e.breached for e in breach.escalations if e.breached] == ["first_response"]
 
 
 def test_a_customer_s_second_case_within_the_window_repeats_and_a_replay_counts_nothing(

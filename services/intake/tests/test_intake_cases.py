@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from casegold_contracts import CaseOpened, dump, parse
-from casegold_intake.auth import Principal
 from casegold_intake.cases import fingerprint, ids_for, open_case
 from casegold_intake.models import CaseRequest
 from casegold_intake.policy import SlaPolicy, default_priority
 from casegold_intake.testing import FIXED_NOW, case_body, small_policy
+from casegold_platform.http import Principal
 
 IVR = Principal("ivr-gw", "ivr")
 

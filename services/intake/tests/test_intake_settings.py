@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from casegold_intake.auth import KeyRing
-from casegold_intake.settings import DEV_KEYS, IntakeSettings
+from casegold_intake.settings import IntakeSettings
+from casegold_platform.http import DEV_KEYS, KeyRing
 from casegold_platform.settings import ConfigError, load
 
 

@@ -60,7 +60,7 @@ from .events import AnyEvent, CaseEvent, EscalationEvent, ParsedEvent
 from .fields import normalise_phone, rfc3339
 from .ids import CASEGOLD_NAMESPACE, customer_key, derived_id, escalation_id
 from .registry import EVENT_TYPES, UPCASTERS, EventSpec, event_types_on, register_upcaster
-from .topics import CASE_EVENTS, ESCALATIONS, TOPICS, TopicSpec
+from .topics import CASE_EVENTS, ESCALATIONS, TOPICS, TopicContract
 from .vocabulary import (
     ACTOR_KINDS,
     AUDIENCES,
@@ -169,7 +169,7 @@ __all__ = [
     "SolutionAgreedPayload",
     "Step",
     "TimelineEntry",
-    "TopicSpec",
+    "TopicContract",
     "Undecodable",
     "UndecodableReason",
     "customer_key",

@@ -28,8 +28,13 @@ async def _run(args: argparse.Namespace) -> str:
     version = await postgres.wait_for_postgres(pg.dsn, args.timeout)
     if args.command == "wait-postgres":
         return f"postgres: server {version} answers at {postgres.redact(pg.dsn)}"
-    applied = await postgres.migrate(pg.dsn)
-    return f"migrations: applied {applied or 'nothing (up to date)'}"
+    applied = await postgres.migrate_installed(pg.dsn)
+    if not applied:
+        return "migrations: no service declares any (casegold.migrations entry points)"
+    return "migrations: " + "; ".join(
+        f"{service} applied {versions or 'nothing (up to date)'}"
+        for service, versions in applied.items()
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

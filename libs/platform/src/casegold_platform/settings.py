@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
+from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from casegold_sla import PolicySet, load_policy
 
 ENV_PREFIX = "CASEGOLD_"
 
@@ -57,6 +61,21 @@ class PostgresSettings(BaseSettings):
         return value
 
 
+class PolicySettings(BaseSettings):
+    """Where the SLA and escalation policy file is: one variable for every service."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+    policy_file: Path = Field(
+        Path("deploy/policy/default.yaml"),
+        description="the policy YAML (relative paths from the working directory)",
+    )
+
+    def load(self) -> PolicySet:
+        """Read and check the policy file; PolicyError names the file and each problem."""
+        return load_policy(self.policy_file)
+
+
 def load(settings_type: type[SettingsT], **overrides: Any) -> SettingsT:
     """Build a settings object, turning validation errors into a ConfigError naming the variable."""
     try:
@@ -68,6 +87,21 @@ def load(settings_type: type[SettingsT], **overrides: Any) -> SettingsT:
             field = ".".join(str(part) for part in error["loc"])
             variable = (prefix + field).upper()
             shown = os.environ.get(variable)
-            value = f" (value {shown!r})" if shown is not None else ""
+            value = f" (value {_masked(variable, shown)!r})" if shown is not None else ""
             problems.append(f"{variable}{value}: {error['msg']}")
         raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
+
+
+_SECRET_NAMES = ("PASSWORD", "SECRET", "API_KEYS", "SALT", "TOKEN")
+
+
+def _masked(variable: str, value: str) -> str:
+    """A value fit for an error message: no password of a URL, no secret at all."""
+    if any(name in variable for name in _SECRET_NAMES):
+        return "***"
+    return redact(value)
+
+
+def redact(url: str) -> str:
+    """A URL (a DSN) with its password hidden, for logs and errors."""
+    return re.sub(r"(//[^:/@]+:)[^@]*@", r"\1***@", url)

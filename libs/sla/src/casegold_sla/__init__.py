@@ -18,12 +18,15 @@ from casegold_sla.evolve import Result, evolve
 from casegold_sla.instants import from_us, to_us
 from casegold_sla.policy import (
     CasePolicy,
+    CustomerTally,
     FollowUpSettings,
     Policy,
     PolicyRegistry,
     PolicySet,
     RepeatRule,
     SpecialPeriod,
+    promise_milestone,
+    promise_of,
 )
 from casegold_sla.policy_loader import (
     POLICY_FILE_VARIABLE,
@@ -51,6 +54,7 @@ __all__ = [
     "CasePolicy",
     "CaseState",
     "ClockView",
+    "CustomerTally",
     "Decision",
     "Escalation",
     "FollowUpSettings",
@@ -84,5 +88,7 @@ __all__ = [
     "parse_duration",
     "parse_hours",
     "plan",
+    "promise_milestone",
+    "promise_of",
     "to_us",
 ]

@@ -185,6 +185,21 @@ class Calendar:
             idle = 0 if spans else self._idle(idle)
             day += 1
 
+    def open_until_us(self, instant: int) -> int | None:
+        """Return the end of the open interval the instant falls in, or None if closed then."""
+        if self.always_open:
+            raise ValueError(f"calendar {self.name!r} is always open: its hours never end")
+        # An interval holding the instant starts on a local date within these four days.
+        first = instant // DAY_US + EPOCH_ORDINAL - 2
+        for day in range(first, first + 4):
+            _, spans = self._days.get(day) or self._build(day)
+            for index in range(0, len(spans), 2):
+                if spans[index] > instant:
+                    return None
+                if spans[index + 1] > instant:
+                    return spans[index + 1]
+        return None
+
     def is_open_us(self, instant: int) -> bool:
         """Whether the calendar is open at the instant."""
         return self.next_open_us(instant) == instant

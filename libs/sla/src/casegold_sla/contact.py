@@ -1,10 +1,11 @@
-"""Customer contact windows (SPEC §4): move an instant into the window, off holidays."""
+"""Daily local-time windows: customer contact windows (SPEC §4) and recipients' quiet hours."""
 
 from collections.abc import Iterable
 from datetime import date, datetime
 from functools import lru_cache
 
 from casegold_sla.calendar import Calendar, CalendarError, next_open, parse_hours
+from casegold_sla.instants import from_us, to_us
 
 Window = tuple[int, int]
 
@@ -18,6 +19,13 @@ def next_contact_time(
     bounds = parse_hours(window) if isinstance(window, str) else window
     calendar = _window_calendar(bounds, tz, frozenset(holidays))
     return next_open(calendar, instant)
+
+
+def window_end(window: Window, tz: str, instant: datetime) -> datetime | None:
+    """The end of the daily window (zone `tz`) the instant falls in, or None outside it."""
+    # The end is local wall time ("08:00" stays 08:00 across a DST change), like any shift's.
+    end = _window_calendar(window, tz, frozenset()).open_until_us(to_us(instant))
+    return None if end is None else from_us(end)
 
 
 def usable_timezone(preferred: str | None, fallback: str) -> str:

@@ -36,7 +36,13 @@ from casegold_contracts import (
 )
 from casegold_sla.clock import find_reminder
 from casegold_sla.instants import to_us
-from casegold_sla.policy import CASE_MILESTONES, DEALER_MILESTONES, REVISIT, PolicySet
+from casegold_sla.policy import (
+    CASE_MILESTONES,
+    DEALER_MILESTONES,
+    REVISIT,
+    PolicySet,
+    promise_milestone,
+)
 from casegold_sla.state import (
     ACKNOWLEDGED,
     ACTIVE,
@@ -253,7 +259,7 @@ def _promise(case: CaseState, event: CallbackPromised, at: int) -> Rejection | N
 
 
 def _keep_promise(case: CaseState, event: PromiseKept, at: int) -> Rejection | None:
-    name = f"promise:{event.payload.promise_id}"
+    name = promise_milestone(event.payload.promise_id)
     if case.milestone(name) is None:
         return Rejection("unknown_promise", f"no open promise {event.payload.promise_id!r}")
     end_milestones(case, at, named(name))

@@ -7,7 +7,8 @@ from typing import Any, Final
 
 from casegold_sla.calendar import Calendar, zone
 from casegold_sla.contact import next_contact_time, usable_timezone
-from casegold_sla.instants import from_us, to_us
+from casegold_sla.instants import DAY_US, from_us, to_us
+from casegold_sla.keywords import matching_keywords
 from casegold_sla.ladder import Ladder
 from casegold_sla.recipients import RecipientBook
 from casegold_sla.rules import STEP_TIERS, MilestoneRule, StepRule
@@ -18,6 +19,18 @@ DEALER_MILESTONES: Final = ("dealer_first_response", "dealer_solution_agreed", "
 IMMEDIATE_KINDS: Final = ("sensitive", "repeat_complainant", "reopened", "broken_promise")
 PRIORITIES: Final = ("P1", "P2", "P3", "P4")
 PROMISE: Final = "promise"
+_PROMISE_PREFIX: Final = PROMISE + ":"
+
+
+def promise_milestone(promise_id: str) -> str:
+    """The name of the milestone that watches a callback promise."""
+    return _PROMISE_PREFIX + promise_id
+
+
+def promise_of(milestone: str) -> str | None:
+    """The promise id a milestone watches, or None when it watches no promise."""
+    return milestone[len(_PROMISE_PREFIX) :] if milestone.startswith(_PROMISE_PREFIX) else None
+
 
 # A milestone's targets per priority, in microseconds of business time.
 Targets = Mapping[str, Mapping[str, int]]
@@ -103,6 +116,21 @@ class SpecialPeriod:
         return month_day >= first or month_day <= last
 
 
+# A case a customer opened: (case id, opened at in epoch microseconds).
+CustomerCaseOpened = tuple[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerTally:
+    """A customer's cases after counting one more: whether they repeat, and what to keep."""
+
+    # The customer's earlier cases inside the window of the case just counted.
+    prior: tuple[CustomerCaseOpened, ...]
+    repeat: bool
+    # What to remember for the next count (bounded: older cases fall off).
+    kept: tuple[CustomerCaseOpened, ...]
+
+
 @dataclass(frozen=True, slots=True)
 class RepeatRule:
     """A customer with at least `cases` cases (this one included) within `within` repeats."""
@@ -110,11 +138,29 @@ class RepeatRule:
     cases: int
     within: int
 
+    @property
+    def window_days(self) -> int:
+        """The window in whole days, at least one (as notices state it)."""
+        return max(1, self.within // DAY_US)
+
     def is_repeat(self, prior_opened_at: Iterable[datetime], opened_at: datetime) -> bool:
         """Whether a case opened at `opened_at` makes its customer a repeat complainant."""
         now = to_us(opened_at)
         recent = sum(1 for prior in prior_opened_at if 0 <= now - to_us(prior) <= self.within)
         return recent + 1 >= self.cases
+
+    def tally(
+        self, known: Iterable[CustomerCaseOpened], case: CustomerCaseOpened
+    ) -> CustomerTally | None:
+        """Count a customer's case among the ones known; None when it was counted already."""
+        case_id, opened = case
+        remembered = tuple(known)
+        if any(known_id == case_id for known_id, _ in remembered):
+            return None
+        prior = tuple((c, t) for c, t in remembered if 0 <= opened - t <= self.within)
+        repeat = len(prior) + 1 >= self.cases
+        kept = (*prior, case)[-max(self.cases * 4, 16) :]
+        return CustomerTally(prior, repeat, kept)
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +224,7 @@ class CasePolicy:
         """The rule of a milestone kind (qualified by priority or promise id), None if unset."""
         if kind == PROMISE:
             # One rule per promise: its milestone is named after the promise id.
-            return self._immediate_rule(f"{PROMISE}:{qualifier}", "broken_promise", qualifier)
+            return self._immediate_rule(promise_milestone(qualifier), "broken_promise", qualifier)
         key = (kind, qualifier)
         if key not in self._rules:
             self._rules[key] = self._build(kind, qualifier)
@@ -305,9 +351,8 @@ class PolicySet:
         return self._frozen[key]
 
     def sensitive_reasons(self, *texts: str | None) -> tuple[str, ...]:
-        """The configured sensitive keywords found in the texts (case-insensitive)."""
-        folded = " ".join(text.casefold() for text in texts if text)
-        return tuple(word for word in self.sensitive_keywords if word.casefold() in folded)
+        """The configured sensitive keywords found in the texts (see `keywords` for the rules)."""
+        return matching_keywords(self.sensitive_keywords, texts)
 
 
 class PolicyRegistry:

@@ -24,6 +24,14 @@ def _duration(value: Any) -> int:
     return parse_duration(value)
 
 
+def _positive_duration(value: Any) -> int:
+    # A zero target breaches at once; a zero repeat interval would remind without end.
+    duration = _duration(value)
+    if duration <= 0:
+        raise ValueError(f"{value} must be longer than 0s")
+    return duration
+
+
 def _hours(value: Any) -> tuple[int, int]:
     if not isinstance(value, str):
         raise ValueError(f"bad opening hours {value!r}: expected HH:MM-HH:MM, e.g. 09:00-18:00")
@@ -37,8 +45,7 @@ def _listed(value: Any) -> Any:
 
 def _targets(value: Any) -> dict[str, int]:
     if isinstance(value, str):
-        duration = parse_duration(value)
-        return dict.fromkeys(PRIORITIES, duration)
+        return dict.fromkeys(PRIORITIES, _positive_duration(value))
     if not isinstance(value, dict):
         raise ValueError("a target is one duration or a duration per priority (P1 … P4)")
     unknown = sorted(set(value) - set(PRIORITIES), key=str)
@@ -50,7 +57,7 @@ def _targets(value: Any) -> dict[str, int]:
     targets = {}
     for priority in PRIORITIES:
         try:
-            targets[priority] = _duration(value[priority])
+            targets[priority] = _positive_duration(value[priority])
         except ValueError as error:
             raise ValueError(f"{priority}: {error}") from None
     return targets
@@ -75,6 +82,7 @@ def _month_day(value: Any) -> tuple[int, int]:
 
 
 Duration = Annotated[int, BeforeValidator(_duration)]
+PositiveDuration = Annotated[int, BeforeValidator(_positive_duration)]
 Hours = Annotated[tuple[int, int], BeforeValidator(_hours)]
 Target = Annotated[dict[str, int], BeforeValidator(_targets)]
 MonthDay = Annotated[tuple[int, int], BeforeValidator(_month_day)]
@@ -160,7 +168,7 @@ class StepSpec(Spec):
     min: Duration | None = None
     audience: Audiences
     when_sensitive: Annotated[list[AudienceName], BeforeValidator(_listed)] = []
-    repeat_every: Duration | None = None
+    repeat_every: PositiveDuration | None = None
     max_repeats: int | None = Field(default=None, ge=1)
 
 
@@ -305,7 +313,7 @@ class RepeatSpec(Spec):
     """Repeat-complainant rule."""
 
     cases: int = Field(ge=2)
-    within: Duration
+    within: PositiveDuration
 
 
 class FollowUpSpec(Spec):
@@ -316,9 +324,9 @@ class FollowUpSpec(Spec):
     holidays_from: str | None = None
     holidays: list[date] = []
     callback_lead_time: Duration
-    callback_lease: Duration
+    callback_lease: PositiveDuration
     unreachable_attempts: int = Field(ge=1)
-    unreachable_retry_interval: Duration
+    unreachable_retry_interval: PositiveDuration
 
 
 class PolicyFileSpec(Spec):

@@ -2,7 +2,11 @@
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal
+
+from casegold_sla.contact import window_end
+from casegold_sla.rules import STEP_TIERS
 
 ChannelKind = Literal["webhook", "slack", "email"]
 
@@ -43,6 +47,10 @@ class QuietHours:
     end: int
     hold: frozenset[str] = frozenset({"warning"})
 
+    def until(self, now: datetime) -> datetime | None:
+        """The end of the quiet period `now` falls in, or None outside every quiet period."""
+        return window_end((self.start, self.end), self.timezone, now)
+
 
 @dataclass(frozen=True, slots=True)
 class Recipient:
@@ -59,6 +67,14 @@ class Recipient:
         if isinstance(self.target, WebhookTarget):
             return "webhook"
         return "slack" if isinstance(self.target, SlackTarget) else "email"
+
+    def held_until(self, step: str, now: datetime) -> datetime | None:
+        """When a notice of `step` read at `now` may go, if it must wait for quiet hours to end."""
+        quiet = self.quiet_hours
+        # Tiers 2 and 3 always go at once, whatever a recipient's quiet hours say.
+        if quiet is None or step not in quiet.hold or STEP_TIERS.get(step, 0) >= 2:
+            return None
+        return quiet.until(now)
 
     def takes(self, step: str) -> bool:
         """Whether the recipient is told about this step (all steps unless `steps` limits it)."""

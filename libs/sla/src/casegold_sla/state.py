@@ -76,6 +76,13 @@ class Escalation:
     # Business time past the milestone's breach when due (negative for a warning).
     late: timedelta
 
+    @property
+    def breached(self) -> str | None:
+        """The milestone whose breach instant this step marks (an SLA ladder's tier 1), if any."""
+        if self.step != "tier_1" or self.reason != "sla_breach":
+            return None
+        return self.milestone.split(":", 1)[0]
+
 
 @dataclass(frozen=True, slots=True)
 class PlannedStep:

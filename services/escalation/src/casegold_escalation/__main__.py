@@ -3,39 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
-from pathlib import Path
 
 import faust
 
-from casegold_escalation.policies import PolicyStore
+from casegold_escalation.adapters.policies import PolicyStore
 from casegold_escalation.settings import EscalationSettings
-from casegold_escalation.worker import EscalationWorker
-from casegold_platform import kafka as kafka_admin
-from casegold_platform.kafka import TopicSpec
+from casegold_escalation.wiring import build_worker, prepare
 from casegold_platform.logging import configure
-from casegold_platform.settings import ConfigError, KafkaSettings, load
-from casegold_sla import POLICY_FILE_VARIABLE, PolicyError, load_policy_text
-
-
-def internal_topics(settings: EscalationSettings, kafka: KafkaSettings) -> list[TopicSpec]:
-    """The worker's own topics: ticks and customers co-partitioned with the case events."""
-    short = (("retention.ms", str(7 * 24 * 3600 * 1000)),)
-    compact = (("cleanup.policy", "compact"),)
-    return [
-        TopicSpec(settings.ticks_topic, kafka.partitions, kafka.replication_factor, short),
-        TopicSpec(settings.customers_topic, kafka.partitions, kafka.replication_factor, short),
-        TopicSpec(settings.policies_topic, 1, kafka.replication_factor, compact),
-    ]
-
-
-async def prepare(settings: EscalationSettings, kafka: KafkaSettings, store: PolicyStore) -> None:
-    """Topics exist, the current policy is published, and every older version is known."""
-    await kafka_admin.wait_for_broker(kafka.bootstrap, timeout=60)
-    await kafka_admin.ensure_topics(kafka.bootstrap, internal_topics(settings, kafka))
-    await store.publish_current()
-    await store.refresh()
+from casegold_platform.settings import ConfigError, KafkaSettings, PolicySettings, load
+from casegold_sla import PolicyError, load_policy_text
 
 
 def main() -> int:
@@ -43,7 +20,7 @@ def main() -> int:
     try:
         settings = load(EscalationSettings)
         kafka = load(KafkaSettings)
-        policy_path = Path(os.environ.get(POLICY_FILE_VARIABLE, "deploy/policy/default.yaml"))
+        policy_path = load(PolicySettings).policy_file
         text = policy_path.read_text(encoding="utf-8")
         policy = load_policy_text(text, str(policy_path))
     except (ConfigError, PolicyError, OSError) as error:
@@ -62,7 +39,7 @@ def main() -> int:
     )
     settings.worker_dir.mkdir(parents=True, exist_ok=True)
     asyncio.set_event_loop(asyncio.new_event_loop())
-    worker = EscalationWorker(settings, kafka, store)
+    worker = build_worker(settings, kafka, store)
     faust.Worker(
         worker.app, loglevel=settings.log_level.lower(), quiet=True, redirect_stdouts=False
     ).execute_from_commandline()

@@ -21,7 +21,7 @@ from casegold_contracts import (
     PromiseSnapshot,
     TimelineEntry,
 )
-from casegold_sla import Escalation
+from casegold_sla import Escalation, promise_of
 
 RECENT_EVENTS = 5
 PRIOR_ESCALATIONS = 10
@@ -69,8 +69,9 @@ class CaseContext:
         """Remember fired steps (once each) and mark the promises they say were broken."""
         known = {item["escalation_id"] for item in self.prior}
         for escalation in escalations:
-            if escalation.milestone.startswith("promise:"):
-                promise = self.promises.get(escalation.milestone.split(":", 1)[1])
+            promise_id = promise_of(escalation.milestone)
+            if promise_id is not None:
+                promise = self.promises.get(promise_id)
                 if promise is not None and promise["status"] == "pending":
                     promise["status"] = "broken"
             if str(escalation.escalation_id) in known:

@@ -42,7 +42,6 @@ from casegold_sla import (
     RepeatRule,
     decide,
     evolve,
-    from_us,
     to_us,
 )
 
@@ -68,7 +67,7 @@ class Message:
 
 
 @dataclass(slots=True)
-class Outcome:
+class CaseUpdate:
     """The result of one event or tick for one case."""
 
     stored: bytes | None
@@ -80,14 +79,6 @@ class Outcome:
     closed: bool = False
     priority: str | None = None
 
-    def breached_milestones(self) -> list[str]:
-        """Milestones that reached their breach instant here (their SLA tier 1 step fired)."""
-        return [
-            e.milestone.split(":")[0]
-            for e in self.escalations
-            if e.step == "tier_1" and e.reason == "sla_breach"
-        ]
-
 
 class CaseProcessor:
     """Applies events and ticks to stored case records through the SLA core."""
@@ -96,51 +87,51 @@ class CaseProcessor:
         self.registry = registry
         self.customers_topic = customers_topic
 
-    def on_event(self, stored: bytes | None, event: Event, now: datetime) -> Outcome:
+    def on_event(self, stored: bytes | None, event: Event, now: datetime) -> CaseUpdate:
         """Apply a case event, then fire what is due at now (immediate escalations among them)."""
         state, context = (None, CaseContext()) if stored is None else self._load(stored)
         if isinstance(event, _OWN_EVENTS) and state is None:
-            return Outcome(stored, None)
+            return CaseUpdate(stored, None)
         result = evolve(state, event, self.registry.current)
         if isinstance(result, Rejection):
-            outcome = Outcome(stored, None, rejection=result)
+            update = CaseUpdate(stored, None, rejection=result)
             if state is not None:
-                outcome.next_check_us = decide(state, now).next_check_us
+                update.next_check_us = decide(state, now).next_check_us
             if not isinstance(event, _OWN_EVENTS):
-                outcome.messages.append(_rejection(event, result, now))
-            return outcome
+                update.messages.append(_rejection(event, result, now))
+            return update
         if result is not state:  # the same object back means a redelivered event
             context.record_event(event)
-        outcome = self._decide(result, context, now)
-        outcome.opened = state is None
+        update = self._decide(result, context, now)
+        update.opened = state is None
         # A redelivered case_opened (`result is state`) forwards again: the forward of the first
         # delivery may have been lost with the crash that caused the redelivery, and the
         # customers agent counts a case once however often it hears of it.
-        forward = outcome.opened or result is state
+        forward = update.opened or result is state
         if forward and isinstance(event, CaseOpened) and event.payload.customer_key:
             customer = CustomerCase(
                 event.payload.customer_key, event.case_id, to_us(event.occurred_at)
             )
-            outcome.messages.append(
+            update.messages.append(
                 Message(self.customers_topic, customer.customer_key.encode(), customer.encode())
             )
-        return outcome
+        return update
 
-    def on_tick(self, stored: bytes | None, now: datetime) -> Outcome:
+    def on_tick(self, stored: bytes | None, now: datetime) -> CaseUpdate:
         """Fire what is due at now for a stored case (a tick for an unknown case does nothing)."""
         if stored is None:
-            return Outcome(None, None)
+            return CaseUpdate(None, None)
         return self._decide(*self._load(stored), now)
 
     def _load(self, stored: bytes) -> tuple[CaseState, CaseContext]:
         return decode_case(stored, self.registry)
 
-    def _decide(self, state: CaseState, context: CaseContext, now: datetime) -> Outcome:
+    def _decide(self, state: CaseState, context: CaseContext, now: datetime) -> CaseUpdate:
         decision = decide(state, now)
         # Notices show the history before this decision; then the fired steps join it.
         messages = _escalation_messages(decision, context, now)
         context.record_escalations(decision.escalations, now.isoformat())
-        return Outcome(
+        return CaseUpdate(
             encode_case(decision.state, context, decision.next_check_us),
             decision.next_check_us,
             messages=messages,
@@ -231,15 +222,14 @@ def count_customer_case(
     The record keeps, per customer, [case id, opened µs] of recent cases (JSON).
     """
     known = [(str(c), int(t)) for c, t in from_json(stored)] if stored else []
-    if any(case_id == str(case.case_id) for case_id, _ in known):
+    tally = rule.tally(known, (str(case.case_id), case.opened_us))
+    if tally is None:
         return None, None  # a replay: this case was counted already
-    recent = [(c, t) for c, t in known if 0 <= case.opened_us - t <= rule.within]
     message = None
-    if rule.is_repeat([from_us(t) for _, t in recent], from_us(case.opened_us)):
-        prior = [CustomerCase(case.customer_key, UUID(c), t) for c, t in recent]
-        message = repeat_detected(case, prior, max(1, rule.within // 86_400_000_000), now)
-    kept = [*recent, (str(case.case_id), case.opened_us)][-max(rule.cases * 4, 16) :]
-    return to_json(kept), message
+    if tally.repeat:
+        prior = [CustomerCase(case.customer_key, UUID(c), t) for c, t in tally.prior]
+        message = repeat_detected(case, prior, rule.window_days, now)
+    return to_json(list(tally.kept)), message
 
 
 def repeat_detected(
@@ -247,7 +237,7 @@ def repeat_detected(
 ) -> Message:
     """The event that tells a case's partition its customer is a repeat complainant."""
     payload = RepeatComplainantDetectedPayload(
-        prior_case_ids=tuple(p.case_id for p in prior), window_days=max(1, window_days)
+        prior_case_ids=tuple(p.case_id for p in prior), window_days=window_days
     )
     event_id = derived_id("repeat_complainant_detected", str(case.case_id))
     return _system_message(

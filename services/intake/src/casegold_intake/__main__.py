@@ -12,7 +12,7 @@ import uvicorn
 
 from casegold_intake.masking import configure_logging
 from casegold_intake.policy import SlaPolicy
-from casegold_intake.settings import ENV_PREFIX, IntakeSettings
+from casegold_intake.settings import INTAKE_PREFIX, IntakeSettings
 from casegold_platform.settings import ConfigError, KafkaSettings, PostgresSettings, load
 from casegold_sla.policy_loader import PolicyError
 
@@ -21,16 +21,16 @@ def main(argv: list[str] | None = None) -> int:
     """Serve until SIGTERM/SIGINT: stop accepting, finish requests, flush Kafka, close the pool."""
     parser = argparse.ArgumentParser(prog="python -m casegold_intake")
     parser.add_argument("--dev-keys", action="store_true", help="accept the documented dev keys")
-    parser.add_argument("--workers", type=int, help=f"overrides {ENV_PREFIX}WORKERS")
-    parser.add_argument("--port", type=int, help=f"overrides {ENV_PREFIX}PORT")
+    parser.add_argument("--workers", type=int, help=f"overrides {INTAKE_PREFIX}WORKERS")
+    parser.add_argument("--port", type=int, help=f"overrides {INTAKE_PREFIX}PORT")
     args = parser.parse_args(argv)
     # Through the environment, so every worker process sees the same configuration.
     if args.dev_keys:
-        os.environ[ENV_PREFIX + "DEV_KEYS"] = "true"
+        os.environ[INTAKE_PREFIX + "DEV_KEYS"] = "true"
     if args.workers is not None:
-        os.environ[ENV_PREFIX + "WORKERS"] = str(args.workers)
+        os.environ[INTAKE_PREFIX + "WORKERS"] = str(args.workers)
     if args.port is not None:
-        os.environ[ENV_PREFIX + "PORT"] = str(args.port)
+        os.environ[INTAKE_PREFIX + "PORT"] = str(args.port)
     try:
         settings = load(IntakeSettings)
         load(KafkaSettings)

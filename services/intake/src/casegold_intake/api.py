@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Callable
 from typing import Any, Final
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from casegold_contracts import CaseOpened
-from casegold_intake.auth import AuthError, Principal, authenticate, authorizer
 from casegold_intake.cases import (
     InvalidField,
     check_category,
@@ -27,12 +25,12 @@ from casegold_intake.commands import COMMAND_ROLES, MANAGER_ONLY, Command
 from casegold_intake.models import (
     CaseAccepted,
     CommandAccepted,
-    Health,
     Problem,
     ValidationProblem,
 )
 from casegold_intake.openapi import BODIES, write_operation
 from casegold_intake.runtime import Runtime
+from casegold_platform.http import AuthError, Principal, authorizer
 
 KEY_PATTERN: Final = r"^[\x21-\x7e]{1,200}$"
 _KEY_LOC: Final = ("header", "Idempotency-Key")
@@ -228,50 +226,3 @@ async def post_command(
     if outcome.replayed:
         rt.metrics.replays.labels("command").inc()
     return _json(outcome.body, outcome.status)
-
-
-@router.get("/healthz", response_model=Health, summary="Liveness")
-async def healthz() -> Health:
-    """The process answers."""
-    return Health(status="ok")
-
-
-@router.get(
-    "/readyz",
-    response_model=Health,
-    responses={503: {"model": Health, "description": "a dependency is unreachable"}},
-    summary="Readiness: a Kafka producer is connected and PostgreSQL answers",
-)
-async def readyz(request: Request, response: Response) -> Health:
-    """Ready when Kafka and PostgreSQL answer."""
-    rt = runtime(request)
-    kafka, postgres = await asyncio.gather(rt.intake.publisher.ready(), rt.store_ready())
-    checks = {"kafka": kafka, "postgres": postgres}
-    if all(checks.values()):
-        return Health(status="ok", checks=checks)
-    response.status_code = 503
-    return Health(status="unavailable", checks=checks)
-
-
-async def _metrics_guard(request: Request) -> None:
-    if runtime(request).settings.metrics_public:
-        return
-    if authenticate(request).role not in ("ops", "monitor"):
-        raise AuthError(403, "metrics are for the ops role")
-
-
-@router.get(
-    "/metrics",
-    response_class=Response,
-    responses={
-        200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "metrics"},
-        401: _problem("metrics are restricted and the key is missing or unknown"),
-        403: _problem("metrics are restricted to the ops role"),
-    },
-    dependencies=[Depends(_metrics_guard)],
-    summary="Prometheus metrics",
-)
-async def metrics(request: Request) -> Response:
-    """Prometheus text exposition."""
-    body, content_type = runtime(request).metrics.exposition()
-    return Response(body, media_type=content_type)

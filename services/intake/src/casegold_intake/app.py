@@ -11,18 +11,18 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from casegold_intake import api, openapi
-from casegold_intake.auth import KeyRing
 from casegold_intake.body import JsonBodyMiddleware
 from casegold_intake.cases import InvalidField
-from casegold_intake.metrics import HttpMetricsMiddleware, IntakeMetrics
+from casegold_intake.metrics import IntakeMetrics
 from casegold_intake.policy import SlaPolicy
 from casegold_intake.ports import Unavailable
-from casegold_intake.runtime import NOT_STARTED, AdapterFactory, Clock, Runtime, utc_now
+from casegold_intake.runtime import NOT_STARTED, AdapterFactory, Runtime
 from casegold_intake.settings import IntakeSettings
 from casegold_intake.submission import Intake, KeyConflict
+from casegold_platform.clock import Clock, utc_now
+from casegold_platform.http import KeyRing, install_plumbing, service_app
 
 log = structlog.get_logger("casegold_intake")
 
@@ -77,20 +77,21 @@ def create_app(
             yield
             runtime.intake = Intake(publisher=NOT_STARTED, store=None)
 
-    app = FastAPI(
-        title="Casegold intake",
-        version="1.0.0",
-        description=DESCRIPTION,
-        lifespan=lifespan,
+    app = service_app(
+        title="Casegold intake", version="1.0.0", description=DESCRIPTION, lifespan=lifespan
     )
     app.state.runtime = runtime
     openapi.install(app, settings.categories)
-    app.state.keyring = runtime.keyring
     app.include_router(api.router)
-    _install_error_replies(app, settings)
     app.add_middleware(JsonBodyMiddleware, limit=settings.body_limit_bytes)
-    # Outermost, so 413/415 answers are counted too.
-    app.add_middleware(HttpMetricsMiddleware, metrics=metrics, routes=api.router.routes)
+    install_plumbing(
+        app,
+        readiness=runtime.readiness,
+        registry=metrics.registry,
+        keyring=runtime.keyring,
+        metrics_public=settings.metrics_public,
+    )
+    _install_error_replies(app, settings)
     return app
 
 
@@ -131,12 +132,6 @@ def _install_error_replies(app: FastAPI, settings: IntakeSettings) -> None:
             {"detail": f"{exc.reason} unavailable; nothing was written, retry with the same key"},
             status_code=503,
             headers={"Retry-After": retry_after},
-        )
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse(
-            {"detail": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
         )
 
 

@@ -21,11 +21,10 @@ from casegold_contracts import (
     new_event,
 )
 from casegold_contracts.fields import SUMMARY_MAX
-from casegold_intake.auth import Principal
 from casegold_intake.commands import EVENT_TYPE, PromiseCallback, payload_of
 from casegold_intake.models import CaseAccepted, CaseRequest, CommandAccepted, MentionRequest
 from casegold_intake.policy import SlaPolicy, default_priority
-from casegold_intake.settings import Role
+from casegold_platform.http import Principal, Role
 
 _ACTOR_KIND: Final[dict[Role, ActorKind]] = {
     "ivr": "ivr",

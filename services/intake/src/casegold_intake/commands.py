@@ -24,7 +24,7 @@ from casegold_contracts import (
     SolutionAgreedPayload,
 )
 from casegold_contracts.fields import ShortText, UtcDatetime
-from casegold_intake.settings import Role
+from casegold_platform.http import Role
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 

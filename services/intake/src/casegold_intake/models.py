@@ -105,10 +105,3 @@ class ValidationProblem(BaseModel):
     """A 422 reply: every invalid field, never the submitted values."""
 
     detail: list[FieldProblem]
-
-
-class Health(BaseModel):
-    """Liveness or readiness."""
-
-    status: Literal["ok", "unavailable"]
-    checks: dict[str, bool] = Field(default_factory=dict)

@@ -7,9 +7,9 @@ from typing import Any, Final
 from fastapi import FastAPI
 from pydantic import TypeAdapter
 
-from casegold_intake.auth import BEARER_SCHEME
 from casegold_intake.commands import Command
 from casegold_intake.models import CaseRequest, MentionRequest
+from casegold_platform.http import BEARER_SCHEME
 
 # Write routes validate their JSON body straight from bytes (pydantic-core's parser, one pass),
 # so FastAPI does not see a body parameter; their bodies are declared here instead.

@@ -7,12 +7,11 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import asyncpg
 import structlog
 
-from casegold_intake.auth import KeyRing
+from casegold_intake import migrations
 from casegold_intake.idempotency import PostgresKeyStore
 from casegold_intake.metrics import IntakeMetrics
 from casegold_intake.policy import SlaPolicy
@@ -20,18 +19,13 @@ from casegold_intake.ports import KeyStore, Publisher, PublishUnavailable
 from casegold_intake.publisher import KafkaPublisher
 from casegold_intake.settings import IntakeSettings
 from casegold_intake.submission import Intake
+from casegold_platform.clock import Clock
+from casegold_platform.http import KeyRing
 from casegold_platform.kafka import durable_producer
-from casegold_platform.postgres import migrate, redact, wait_for_postgres
+from casegold_platform.postgres import redact, wait_for_postgres
 from casegold_platform.settings import KafkaSettings, PostgresSettings
 
 log = structlog.get_logger("casegold_intake")
-
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    """The wall clock; the only place intake reads it (routes call the runtime's clock)."""
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +52,11 @@ class Runtime:
     categories: tuple[str, ...]
     salt: str
     intake: Intake
+
+    async def readiness(self) -> dict[str, bool]:
+        """Each dependency and whether it answers (for /readyz)."""
+        kafka, postgres = await asyncio.gather(self.intake.publisher.ready(), self.store_ready())
+        return {"kafka": kafka, "postgres": postgres}
 
     async def store_ready(self) -> bool:
         """Whether the key store answers (true when the service runs without one)."""
@@ -90,7 +89,7 @@ def real_adapters(
     async def open_adapters(metrics: IntakeMetrics) -> AsyncIterator[Adapters]:
         await wait_for_postgres(postgres.dsn, timeout=30)
         if settings.migrate_on_start:
-            applied = await migrate(postgres.dsn)
+            applied = await migrations.apply(postgres.dsn)
             if applied:
                 log.info("migrations applied", versions=applied)
         pool = await asyncpg.create_pool(

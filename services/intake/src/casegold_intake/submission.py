@@ -20,8 +20,8 @@ import structlog
 from pydantic import BaseModel
 
 from casegold_contracts import Event, dump, message_key
-from casegold_intake.auth import Principal
 from casegold_intake.ports import KeyRecord, KeyStore, Publisher, StoreUnavailable, Unavailable
+from casegold_platform.http import Principal
 
 log = structlog.get_logger("casegold_intake")
 

@@ -7,8 +7,13 @@ import sys
 import uvicorn
 
 from casegold_platform.logging import configure
-from casegold_platform.settings import ConfigError, KafkaSettings, PostgresSettings, load
-from casegold_reporting.plumbing import PolicySettings
+from casegold_platform.settings import (
+    ConfigError,
+    KafkaSettings,
+    PolicySettings,
+    PostgresSettings,
+    load,
+)
 from casegold_reporting.settings import ReportingSettings
 from casegold_reporting.wiring import Config, build_app
 from casegold_sla import PolicyError

@@ -10,13 +10,14 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from casegold_contracts import CaseStatus, Priority
+from casegold_platform.clock import Clock
+from casegold_platform.http import Principal, authorizer, role_dependency
 from casegold_reporting.adapters.queries import BadCursor, CaseFilter, CaseQueries
 from casegold_reporting.models import CaseList, CaseView, EventOutcome
-from casegold_reporting.plumbing import Clock, Principal, authorizer
 from casegold_reporting.views import case_view, event_outcome
 
 READERS = authorizer("agent", "manager", "ops")
-Reader = Annotated[Principal, Depends(READERS)]
+Reader = Annotated[Principal, Depends(role_dependency("agent", "manager", "ops"))]
 
 
 def case_routes(queries: CaseQueries, clock: Clock, page_size: int) -> APIRouter:

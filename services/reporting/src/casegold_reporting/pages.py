@@ -12,9 +12,10 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from casegold_platform.clock import Clock
+from casegold_platform.http import authorizer
 from casegold_reporting.adapters.queries import CaseQueries
 from casegold_reporting.models import ClockOut
-from casegold_reporting.plumbing import Clock, authorizer
 from casegold_reporting.views import case_view
 
 HERE: Final = Path(__file__).resolve().parent

@@ -8,7 +8,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from casegold_contracts import CASE_EVENTS, ESCALATIONS
-from casegold_reporting.plumbing import ApiKeySettings
+from casegold_platform.http import ApiKeySettings
 
 ENV_PREFIX: Final = "CASEGOLD_REPORTING_"
 

@@ -12,14 +12,15 @@ import structlog
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
+from casegold_platform.clock import Clock, utc_now
+from casegold_platform.http import KeyRing, install_plumbing, service_app
 from casegold_platform.postgres import redact, wait_for_postgres
-from casegold_platform.settings import KafkaSettings, PostgresSettings
+from casegold_platform.settings import KafkaSettings, PolicySettings, PostgresSettings
 from casegold_reporting.adapters import schema
 from casegold_reporting.adapters.queries import CaseQueries
 from casegold_reporting.api import case_routes
 from casegold_reporting.metrics import ReportingMetrics, reporting_metrics
 from casegold_reporting.pages import page_routes
-from casegold_reporting.plumbing import Clock, KeyRing, PolicySettings, install_plumbing, utc_now
 from casegold_reporting.projector import Projector, ProjectorConfig
 from casegold_reporting.settings import ReportingSettings
 
@@ -40,7 +41,7 @@ def build_app(config: Config, clock: Clock = utc_now) -> FastAPI:
     """The reporting app: case views, pages, plumbing; the projector runs in its lifespan."""
     settings = config.reporting
     policies = config.policy.load()
-    policy_text = config.policy.file.read_text(encoding="utf-8")
+    policy_text = config.policy.policy_file.read_text(encoding="utf-8")
     registry = CollectorRegistry()
     metrics = reporting_metrics(registry)
     queries = CaseQueries(policies)
@@ -93,7 +94,7 @@ def build_app(config: Config, clock: Clock = utc_now) -> FastAPI:
                 postgres = await queries.pool.fetchval("SELECT 1", timeout=1) == 1
         return {"postgres": postgres, "kafka": projector.connected or not settings.project}
 
-    app = FastAPI(
+    app = service_app(
         title="Casegold reporting",
         version="0.1.0",
         description="Case views, the case page and business metrics over the projections.",
@@ -102,7 +103,6 @@ def build_app(config: Config, clock: Clock = utc_now) -> FastAPI:
     app.state.projector = projector
     install_plumbing(
         app,
-        service="reporting",
         readiness=readiness,
         registry=registry,
         keyring=KeyRing(settings.key_entries()),

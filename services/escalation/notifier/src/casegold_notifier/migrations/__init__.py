@@ -1,0 +1,12 @@
+"""SQL migrations of the delivery log (this service's own tables), numbered from 0001."""
+
+from __future__ import annotations
+
+from casegold_platform.postgres import migrate, package_migrations
+
+SERVICE = "notifier"
+
+
+async def apply(dsn: str) -> list[int]:
+    """Apply this service's pending migrations; the versions applied."""
+    return await migrate(dsn, service=SERVICE, migrations=package_migrations(__name__))

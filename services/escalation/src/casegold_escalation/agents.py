@@ -1,0 +1,145 @@
+"""The worker's Faust agents: decode, call the processor, send, then store (a thin shell).
+
+- `cases`: reads `complaints.case-events` and the internal ticks topic (co-partitioned, so a
+  case's events and ticks reach the same partition and the same table shard), applies them
+  through `CaseProcessor`, sends what must be sent and waits for the broker's acknowledgement,
+  and only then stores the new state. A crash in between resends (same deterministic ids,
+  deduplicated downstream) rather than losing a step.
+- `customers`: counts a customer's cases (repartitioned by customer key) and tells the case's
+  partition when the customer is a repeat complainant.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+
+import faust
+import structlog
+
+from casegold_contracts import EscalationRaised, Undecodable, parse
+from casegold_escalation import metrics
+from casegold_escalation.app import Worker
+from casegold_escalation.processor import CaseUpdate, count_customer_case
+from casegold_escalation.records import CustomerCase, Tick
+from casegold_sla import StateFormatError
+
+log = structlog.get_logger("casegold.escalation")
+
+
+async def cases_agent(worker: Worker, stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
+    """Apply every case event and tick of the worker's partitions, one at a time."""
+    ticks_topic = worker.settings.ticks_topic
+    async for event in stream.events():
+        message = event.message
+        key = message.key
+        if key is None or message.value is None:
+            metrics.UNDECODABLE.labels("no_key_or_value").inc()
+            continue
+        try:
+            if message.topic == ticks_topic:
+                await apply_tick(worker, message.partition, key, message.value)
+            else:
+                await apply_event(worker, message.partition, key, message.value)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # A poison message must not stop the partition: count it, log it, move on.
+            metrics.FAILURES.labels("cases").inc()
+            log.exception("case message failed", topic=message.topic, offset=message.offset)
+        yield None
+
+
+async def apply_event(worker: Worker, partition: int, key: bytes, value: bytes) -> None:
+    """Decode a case event, apply it and fire what is due at the event's own time."""
+    parsed = parse(value)
+    if isinstance(parsed, Undecodable):
+        metrics.UNDECODABLE.labels(parsed.reason).inc()
+        log.warning("undecodable case event", reason=parsed.reason, detail=parsed.detail)
+        return
+    if isinstance(parsed, EscalationRaised):
+        metrics.UNDECODABLE.labels("wrong_topic").inc()
+        return
+    # Decide at the event's own time: while a backlog is replayed, a step must not fire
+    # because of how late the worker reads, only because the case really ran late.
+    stored = worker.cases.get(key)
+    update = await _with_policies(
+        worker, lambda: worker.processor.on_event(stored, parsed, parsed.occurred_at)
+    )
+    if update.rejection is not None:
+        metrics.REJECTED.labels(update.rejection.reason).inc()
+        metrics.EVENTS_REJECTED.inc()
+    else:
+        metrics.EVENTS_APPLIED.inc()
+    await commit(worker, partition, key, stored, update)
+
+
+async def apply_tick(worker: Worker, partition: int, key: bytes, value: bytes) -> None:
+    """Fire what is due now for the ticked case."""
+    Tick.decode(value)  # a malformed tick raises here and is counted as a failure
+    stored = worker.cases.get(key)
+    update = await _with_policies(worker, lambda: worker.processor.on_tick(stored, worker.clock()))
+    await commit(worker, partition, key, stored, update)
+
+
+async def _with_policies(worker: Worker, step: Callable[[], CaseUpdate]) -> CaseUpdate:
+    try:
+        return step()
+    except StateFormatError:
+        # A case frozen under a policy version another worker published after we started.
+        await worker.policies.refresh()
+        return step()
+
+
+async def commit(
+    worker: Worker, partition: int, key: bytes, stored: bytes | None, update: CaseUpdate
+) -> None:
+    """Send, wait for the acknowledgements, then store: never the other way round."""
+    messages = update.messages
+    if any(m.notice_id for m in messages):
+        if not worker.recent.loaded(partition):
+            await worker.recent.load_many([partition])
+        sent = [
+            m for m in messages if m.notice_id and worker.recent.contains(partition, m.notice_id)
+        ]
+        if sent:
+            metrics.RESEND_SKIPPED.inc(len(sent))
+            messages = [m for m in messages if m not in sent]
+    await worker.send(messages)
+    fired_at = worker.clock()
+    for escalation in update.escalations:
+        metrics.ESCALATIONS.labels(str(escalation.tier), escalation.reason).inc()
+        metrics.FIRE_LAG.observe(max(0.0, (fired_at - escalation.due_at).total_seconds()))
+        if escalation.breached is not None:
+            metrics.BREACHES.labels(escalation.breached, update.priority or "unknown").inc()
+    if update.stored is not None and update.stored != stored:
+        worker.cases[key] = update.stored
+    worker.index.schedule(partition, key, update.next_check_us)
+
+
+async def customers_agent(worker: Worker, stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
+    """Count each customer's cases and report repeat complainants."""
+    async for event in stream.events():
+        key, value = event.message.key, event.message.value
+        try:
+            if key is not None and value is not None:
+                await count_case(worker, key, CustomerCase.decode(value))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            metrics.FAILURES.labels("customers").inc()
+            log.exception("customer message failed", offset=event.message.offset)
+        yield None
+
+
+async def count_case(worker: Worker, key: bytes, case: CustomerCase) -> None:
+    """Count one case of a customer; the detection is acknowledged before the record is stored."""
+    rule = worker.policies.registry.current.repeat_rule
+    record, message = count_customer_case(
+        worker.customer_cases.get(key), case, rule, worker.clock()
+    )
+    if message is not None:
+        # Awaited: the customer's record below must never be stored without it.
+        await worker.send([message], wait_all=True)
+    if record is not None:
+        worker.customer_cases[key] = record

@@ -1,0 +1,96 @@
+"""The worker's Faust app, its topics and tables, and what its agents, timers and views share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+
+from casegold_contracts import CASE_EVENTS
+from casegold_escalation.adapters.policies import PolicyStore
+from casegold_escalation.due_index import DueIndex
+from casegold_escalation.ports import ResendGuard, Sender
+from casegold_escalation.processor import CaseProcessor
+from casegold_escalation.settings import EscalationSettings
+from casegold_platform.clock import Clock
+from casegold_platform.settings import KafkaSettings
+
+# How the worker drives Faust (bench/faust_floor.py measures Faust alone with the same values).
+FAUST_TUNING: dict[str, Any] = {
+    "key_serializer": "raw",
+    "value_serializer": "raw",
+    "processing_guarantee": "at_least_once",
+    "consumer_auto_offset_reset": "earliest",
+    "broker_max_poll_records": 2000,
+    "stream_buffer_maxsize": 8192,
+    "producer_linger_ms": 2,
+    "producer_max_batch_size": 256 * 1024,
+    "producer_acks": -1,
+    "broker_commit_interval": 1.0,
+}
+
+
+def make_app(settings: EscalationSettings, kafka: KafkaSettings) -> faust.App:
+    """The Faust app of one worker (RocksDB tables, at-least-once, HTTP views on its port)."""
+    return faust.App(
+        settings.app_id,
+        broker=["kafka://" + server.strip() for server in kafka.bootstrap.split(",")],
+        store="rocksdb://",
+        datadir=str(settings.worker_dir),
+        topic_partitions=kafka.partitions,
+        topic_replication_factor=kafka.replication_factor,
+        table_standby_replicas=0,
+        **FAUST_TUNING,
+        # A worker killed without leaving the group holds its partitions until the session
+        # times out; Faust's default (60 s) alone would break "firing again within 60 s".
+        # Heartbeats come from the consumer thread, so a busy event loop does not miss them.
+        broker_session_timeout=settings.session_timeout,
+        broker_heartbeat_interval=settings.heartbeat_interval,
+        web_enabled=True,
+        web_bind=settings.host,
+        web_port=settings.port,
+        web_host=settings.host,
+        web_in_thread=False,
+    )
+
+
+def make_table(app: faust.App, name: str, settings: EscalationSettings, partitions: int) -> Any:
+    """A RocksDB table of raw bytes, with the worker's per-partition memory bounds."""
+    options = {
+        "write_buffer_size": settings.rocksdb_write_buffer_mb * 1024 * 1024,
+        "max_write_buffer_number": 2,
+        "block_cache_size": settings.rocksdb_block_cache_mb * 1024 * 1024,
+        "block_cache_compressed_size": 1024 * 1024,
+        "max_open_files": 256,
+    }
+    return app.Table(name, partitions=partitions, key_type=bytes, value_type=bytes, options=options)
+
+
+@dataclass(eq=False)
+class Worker:
+    """One worker process: the app with its topics and tables, and the state its parts share."""
+
+    settings: EscalationSettings
+    policies: PolicyStore
+    clock: Clock
+    app: faust.App
+    # complaints.case-events and the ticks topic, read by the cases agent as one stream.
+    source: Any
+    customer_source: Any
+    cases: Any
+    customer_cases: Any
+    processor: CaseProcessor
+    send: Sender
+    recent: ResendGuard
+    index: DueIndex = field(default_factory=DueIndex)
+    indexed_partitions: set[int] = field(default_factory=set)
+    # Partitions revoked since the last index sync: their entries may be stale even if the
+    # same partitions come back (another worker may have changed those cases meanwhile).
+    revoked_since_sync: set[int] = field(default_factory=set)
+    ready: bool = False
+
+    def assigned_partitions(self) -> set[int]:
+        """The case-events partitions this worker owns now."""
+        actives = self.app.assignor.assigned_actives()
+        return {tp.partition for tp in actives if tp.topic == CASE_EVENTS}

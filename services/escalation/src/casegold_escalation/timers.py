@@ -1,0 +1,118 @@
+"""The timer loop: keeps the due index in step with the assigned partitions and turns due
+entries into ticks. It never writes a table (Faust only allows that inside an agent).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+from uuid import UUID
+
+import structlog
+
+from casegold_contracts import CASE_EVENTS
+from casegold_escalation import metrics
+from casegold_escalation.app import Worker
+from casegold_escalation.processor import Message
+from casegold_escalation.records import Tick, next_check_of
+from casegold_sla import to_us
+
+log = structlog.get_logger("casegold.escalation")
+
+
+async def timer_loop(worker: Worker) -> None:
+    """Turn due index entries into ticks, in bounded batches, until the worker stops."""
+    interval = worker.settings.tick_interval
+    while not worker.app.should_stop:
+        try:
+            await tick_once(worker)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            metrics.FAILURES.labels("timer").inc()
+            log.exception("timer loop failed")
+        await asyncio.sleep(interval)
+
+
+async def tick_once(worker: Worker) -> int:
+    """One pass of the timer loop; returns the number of ticks sent."""
+    app = worker.app
+    if app.rebalancing or getattr(app, "in_recovery", False):
+        metrics.RECOVERING.set(1)
+        worker.ready = False
+        return 0
+    await sync_index(worker)
+    metrics.RECOVERING.set(0)
+    worker.ready = True
+    settings = worker.settings
+    now_us = to_us(worker.clock())
+    retry = int(settings.tick_retry * 1_000_000)
+    sent = 0
+    metrics.TIMERS_PENDING.set(0)
+    while True:
+        due = worker.index.pop_due(now_us, settings.tick_batch, retry)
+        if not due:
+            break
+        await worker.send(
+            [
+                Message(settings.ticks_topic, key, Tick(_uuid(key), due_us).encode())
+                for _, key, due_us in due
+            ]
+        )
+        sent += len(due)
+        metrics.TICKS.inc(len(due))
+        metrics.TIMERS_PENDING.set(sent)
+        await asyncio.sleep(0)  # let the agents run between batches
+    metrics.OPEN_CASES.set(len(worker.index))
+    return sent
+
+
+async def sync_index(worker: Worker) -> None:
+    """Rebuild the due index for newly assigned partitions; forget revoked ones."""
+    assigned = worker.assigned_partitions()
+    indexed = worker.indexed_partitions
+    revoked = (indexed - assigned) | (indexed & worker.revoked_since_sync)
+    worker.revoked_since_sync.clear()
+    indexed -= revoked
+    if revoked:
+        worker.recent.forget(revoked)
+        dropped = worker.index.drop_partitions(revoked)
+        log.info("due index dropped partitions", partitions=sorted(revoked), cases=dropped)
+    added = sorted(assigned - indexed)
+    if added:
+        metrics.RECOVERING.set(1)
+        started = time.monotonic()
+        await worker.recent.load_many(added)
+        count = await _index_partitions(worker, added)
+        elapsed = time.monotonic() - started
+        metrics.INDEX_REBUILD.observe(elapsed)
+        log.info("due index rebuilt", partitions=added, cases=count, seconds=round(elapsed, 3))
+    worker.indexed_partitions = assigned
+
+
+async def _index_partitions(worker: Worker, partitions: list[int]) -> int:
+    # Reads the first 8 bytes of every stored case, straight from each partition's RocksDB.
+    store: Any = worker.cases.data
+    count = 0
+    for partition in partitions:
+        db = store._db_for_partition(partition)
+        for key, value in store._visible_items(db):
+            worker.index.schedule(partition, key, next_check_of(value))
+            count += 1
+            if count % 50_000 == 0:
+                await asyncio.sleep(0)
+    return count
+
+
+async def on_partitions_revoked(
+    worker: Worker, sender: Any, *args: Any, signal: Any = None, **_: Any
+) -> None:
+    """Faust's signal: the index of revoked partitions is stale until the next sync."""
+    revoked: set[Any] = args[0] if args else set()
+    worker.ready = False
+    worker.revoked_since_sync.update(tp.partition for tp in revoked if tp.topic == CASE_EVENTS)
+
+
+def _uuid(key: bytes) -> UUID:
+    return UUID(key.decode("ascii"))

@@ -1,0 +1,1 @@
+"""Checks of deploy/: Prometheus rules, the Grafana dashboard, the Kubernetes manifests."""
