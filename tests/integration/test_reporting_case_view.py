@@ -157,3 +157,9 @@ async def _lists_and_auth(client: httpx.AsyncClient, case_id: uuid.UUID) -> None
     assert (browser.status_code, browser.headers["location"]) == (303, f"/cases/{case_id}")
     unknown = await client.get(f"/v1/cases/{uuid.uuid4()}", headers=AGENT)
     assert unknown.status_code == 404
+    docs = await client.get("/docs")
+    assert docs.status_code == 200 and "cdn." not in docs.text  # Swagger UI served from here
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    assert {"/v1/cases", "/v1/cases/{case_id}", "/v1/cases/{case_id}/events/{event_id}"} <= set(
+        paths
+    )
