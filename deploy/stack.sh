@@ -23,7 +23,8 @@ log_dir=$CASEGOLD_VAR_DIR/log
 
 # Services started by `make up`: "name port module". A service is listed once it exists.
 services=("intake 8081 casegold_intake.dev" "escalation 8082 casegold_escalation"
-    "notifier 8085 casegold_notifier" "followup 8083 casegold_followup")
+    "notifier 8085 casegold_notifier" "followup 8083 casegold_followup"
+    "reporting 8084 casegold_reporting")
 
 log() { printf '[stack] %s\n' "$*" >&2; }
 

@@ -1,0 +1,1 @@
+"""Casegold reporting: projections of both topics, case views and pages, business metrics."""

@@ -1,0 +1,249 @@
+"""The projection fold (pure): a poll's records, and the rows they touch, to the rows to write.
+
+Case events go through the SLA core's `evolve`, the same state machine the worker runs, so a
+command is shown applied or refused (and why) as soon as it is read; the worker's own
+`command_rejected`, which follows on the same partition, is the final word (decision 0051).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Final
+from uuid import UUID
+
+from casegold_contracts import (
+    CaseClosed,
+    CaseOpened,
+    CaseReopened,
+    CaseResolved,
+    CommandRejected,
+    EscalationRaised,
+    Event,
+    ParsedEvent,
+    RepeatComplainantDetected,
+    RevisitOutcomeRecorded,
+    Undecodable,
+    parse,
+)
+from casegold_reporting.rows import Batch, CaseRow, EscalationRow, Refusal, TimelineRow
+from casegold_sla import CaseState, PolicySet, Rejection, evolve
+from casegold_sla.clock_ends import EndedClock, ended_clocks
+
+# Contact details of the customer stay with intake and the escalation worker.
+_PRIVATE: Final = frozenset({"customer", "customer_key"})
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One consumed Kafka record."""
+
+    topic: str
+    partition: int
+    offset: int
+    value: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """A record and the event in it, or why there is none."""
+
+    record: Record
+    event: ParsedEvent | None
+    problem: str | None = None
+
+
+def decode(records: Sequence[Record]) -> list[Decoded]:
+    """Parse every record; a record that is not an event is kept with the reason."""
+    decoded = []
+    for record in records:
+        if record.value is None:
+            decoded.append(Decoded(record, None, "empty"))
+            continue
+        parsed = parse(record.value)
+        if isinstance(parsed, Undecodable):
+            decoded.append(Decoded(record, None, parsed.reason))
+        else:
+            decoded.append(Decoded(record, parsed))
+    return decoded
+
+
+def case_ids(decoded: Sequence[Decoded]) -> set[UUID]:
+    """The cases a batch touches."""
+    return {item.event.case_id for item in decoded if item.event is not None}
+
+
+def fold(decoded: Sequence[Decoded], known: Mapping[UUID, CaseRow], policies: PolicySet) -> Batch:
+    """The rows to write for a batch; `known` (rows before the batch) is left unchanged."""
+    batch = Batch()
+    for item in decoded:
+        record = item.record
+        batch.offsets[(record.topic, record.partition)] = record.offset + 1
+        event = item.event
+        if event is None:
+            reason = item.problem or "invalid"
+            batch.undecodable[reason] = batch.undecodable.get(reason, 0) + 1
+            continue
+        if isinstance(event, EscalationRaised):
+            batch.escalations.append(_escalation_row(event, record))
+            continue
+        row = batch.cases.get(event.case_id)
+        if row is None and event.case_id in known:
+            row = batch.cases[event.case_id] = replace(known[event.case_id])
+        _case_event(batch, row, event, record, policies)
+    return batch
+
+
+def _case_event(
+    batch: Batch, row: CaseRow | None, event: Event, record: Record, policies: PolicySet
+) -> None:
+    if row is not None and row.partition == record.partition and record.offset <= row.position:
+        batch.skipped += 1  # projected before: a redelivery or a replay over existing rows
+        return
+    if row is not None:
+        row.position = record.offset
+    if isinstance(event, CommandRejected):
+        payload = event.payload
+        batch.timeline.append(_timeline_row(event, record, "recorded"))
+        batch.refusals.append(
+            Refusal(event.case_id, payload.rejected_event_id, payload.reason, payload.detail)
+        )
+        return
+    state = row.state if row is not None else None
+    result = evolve(state, event, policies)
+    if isinstance(result, Rejection):
+        batch.timeline.append(
+            _timeline_row(event, record, "refused", result.reason, result.detail, "projection")
+        )
+        return
+    if result is state:
+        return  # a redelivered event: the core already applied it
+    batch.applied += 1
+    batch.timeline.append(_timeline_row(event, record, "applied"))
+    if row is None or state is None:
+        if not isinstance(event, CaseOpened):
+            return
+        row = batch.cases[event.case_id] = _opened_row(event, record, result)
+        _count(batch, (row.priority, row.status), 1)
+        return
+    before = (row.priority, row.status)
+    _apply(batch, row, event, state, result)
+    after = (row.priority, row.status)
+    if before != after:
+        _count(batch, before, -1)
+        _count(batch, after, 1)
+
+
+def _apply(batch: Batch, row: CaseRow, event: Event, state: CaseState, result: CaseState) -> None:
+    # Most events (notes, assignments) leave the milestones as they were: nothing ended.
+    same = result.milestones is state.milestones or result.milestones == state.milestones
+    ended = () if same else ended_clocks(state, result, event.occurred_at)
+    row.state = result
+    row.status, row.owner, row.priority = result.status, result.owner, result.priority
+    row.dealer_id, row.repeat, row.cycle = result.dealer_id, result.repeat, result.cycle
+    row.updated_at = event.occurred_at
+    if ended:
+        row.ended_clocks = (*row.ended_clocks, *ended)
+        row.breached = row.breached or any(not clock.met for clock in ended)
+        for clock in ended:
+            _measure(batch, row, clock, result)
+    if isinstance(event, CaseResolved):
+        row.root_cause_category = event.payload.root_cause.category
+    elif isinstance(event, CaseClosed):
+        row.closed_at = event.occurred_at
+    elif isinstance(event, CaseReopened):
+        row.reopen_count += 1
+        row.closed_at = None
+    elif isinstance(event, RevisitOutcomeRecorded):
+        row.revisit_outcome, row.revisit_score = event.payload.outcome, event.payload.score
+    elif isinstance(event, RepeatComplainantDetected):
+        row.prior_case_ids = tuple(event.payload.prior_case_ids)
+
+
+def _measure(batch: Batch, row: CaseRow, clock: EndedClock, result: CaseState) -> None:
+    seconds = clock.elapsed.total_seconds()
+    if clock.milestone == "first_response" and row.first_response_at is None:
+        row.first_response_at, row.first_response_seconds = clock.ended_at, seconds
+        batch.first_responses.append(seconds)
+    elif clock.milestone == "resolution" and result.status == "resolved":
+        row.resolved_at, row.resolution_seconds = clock.ended_at, seconds
+        batch.resolutions.append(seconds)
+
+
+def _opened_row(event: CaseOpened, record: Record, state: CaseState) -> CaseRow:
+    payload = event.payload
+    return CaseRow(
+        case_id=event.case_id,
+        partition=record.partition,
+        position=record.offset,
+        opened_at=event.occurred_at,
+        updated_at=event.occurred_at,
+        status=state.status,
+        owner=state.owner,
+        priority=state.priority,
+        category=payload.category,
+        channel=payload.channel,
+        dealer_id=payload.dealer_id,
+        product=payload.product,
+        external_ref=payload.external_ref,
+        summary=payload.summary,
+        sensitive=payload.sensitive,
+        sensitive_reasons=tuple(payload.sensitive_reasons),
+        repeat=state.repeat,
+        prior_case_ids=(),
+        cycle=state.cycle,
+        reopen_count=0,
+        state=state,
+    )
+
+
+def _count(batch: Batch, key: tuple[str, str], change: int) -> None:
+    batch.counts[key] = batch.counts.get(key, 0) + change
+
+
+def _timeline_row(
+    event: Event,
+    record: Record,
+    outcome: str,
+    reason: str | None = None,
+    detail: str | None = None,
+    refused_by: str | None = None,
+) -> TimelineRow:
+    payload: dict[str, Any] = event.payload.model_dump(mode="json", exclude=set(_PRIVATE))
+    return TimelineRow(
+        case_id=event.case_id,
+        event_id=event.event_id,
+        partition=record.partition,
+        position=record.offset,
+        type=event.type,
+        occurred_at=event.occurred_at,
+        recorded_at=event.recorded_at,
+        actor_kind=event.actor.kind,
+        actor_id=event.actor.id,
+        payload=payload,
+        outcome=outcome,
+        reason=reason,
+        detail=detail,
+        refused_by=refused_by,
+    )
+
+
+def _escalation_row(event: EscalationRaised, record: Record) -> EscalationRow:
+    payload = event.payload
+    return EscalationRow(
+        escalation_id=payload.escalation_id,
+        repeat=payload.repeat,
+        audience=payload.audience,
+        case_id=event.case_id,
+        event_id=event.event_id,
+        partition=record.partition,
+        position=record.offset,
+        milestone=payload.milestone,
+        cycle=payload.cycle,
+        step=payload.step,
+        tier=payload.tier,
+        reason=payload.reason,
+        due_at=payload.due_at,
+        fired_at=payload.fired_at,
+        late_seconds=payload.case.late_seconds,
+    )
