@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 import time
 import uuid
+from pathlib import Path
 
 import asyncpg
 
-from casegold_intake.testing import IVR, RealApi, case_body, running_real_api
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.support.*
+
 from casegold_platform.kafka import TopicSpec, ensure_topics
 from casegold_platform.settings import KafkaSettings, PostgresSettings, load
+from tests.support.intake import IVR, RealApi, case_body, running_real_api
 
 WARM_UP = 300
 

@@ -7,14 +7,14 @@ from pathlib import Path
 import pytest
 
 from casegold_intake.app import create_app
-from casegold_intake.testing import (
+from tests.support.browser import rendered_dom, screenshot, served
+from tests.support.intake import (
     FakePublisher,
     MemoryKeyStore,
     dev_settings,
     fake_adapters,
     small_policy,
 )
-from tests.support.browser import rendered_dom, screenshot, served
 
 pytestmark = pytest.mark.integration
 

@@ -11,10 +11,10 @@ import time
 import pytest
 
 from casegold_contracts import Undecodable, parse
-from casegold_intake.testing import IVR, RealApi, case_body, running_real_api
 from casegold_platform.kafka import TopicSpec, ensure_topics
 from tests.integration.test_intake_flow import key_rows, read_topic
 from tests.support.brokers import ScratchBroker
+from tests.support.intake import IVR, RealApi, case_body, running_real_api
 
 pytestmark = pytest.mark.integration
 

@@ -15,9 +15,9 @@ from aiokafka import AIOKafkaConsumer
 from casegold_contracts import CaseOpened, Undecodable, parse
 from casegold_intake import migrations
 from casegold_intake.idempotency import PostgresKeyStore
-from casegold_intake.testing import AGENT, IVR, RealApi, case_body, running_real_api
 from casegold_platform.kafka import TopicSpec, ensure_topics
 from casegold_platform.settings import KafkaSettings
+from tests.support.intake import AGENT, IVR, RealApi, case_body, running_real_api
 
 pytestmark = pytest.mark.integration
 

@@ -20,9 +20,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from casegold_intake.testing import AGENT, MONITOR, real_app
 from casegold_platform.kafka import TopicSpec, ensure_topics
 from casegold_platform.settings import KafkaSettings
+from tests.support.intake import AGENT, MONITOR, real_app
 
 pytestmark = pytest.mark.integration
 

@@ -19,11 +19,11 @@ from typing import Any
 import pytest
 
 from casegold_contracts import CaseOpened, parse
-from casegold_intake.testing import AGENT, IVR, RealApi, case_body, running_real_api
 from casegold_platform.kafka import TopicSpec, ensure_topics
 from casegold_platform.settings import KafkaSettings
 from tests.integration.test_intake_flow import key_rows, read_topic
 from tests.support.brokers import ScratchBroker
+from tests.support.intake import AGENT, IVR, RealApi, case_body, running_real_api
 
 pytestmark = pytest.mark.integration
 

@@ -13,11 +13,11 @@ import httpx
 import pytest
 import yaml
 
-from casegold_intake.testing import IVR, case_body, real_app
 from casegold_platform.kafka import TopicSpec, ensure_topics
 from casegold_platform.settings import KafkaSettings
 from tests.ops.tools import DEPLOY, tool
 from tests.support.browser import served
+from tests.support.intake import IVR, case_body, real_app
 
 pytestmark = pytest.mark.integration
 

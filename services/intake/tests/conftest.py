@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from casegold_intake.testing import Api, running_api
+from tests.support.intake import Api, running_api
 
 
 @pytest.fixture

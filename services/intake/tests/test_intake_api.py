@@ -12,7 +12,7 @@ from uuid import UUID
 import pytest
 
 from casegold_contracts import CaseOpened, Undecodable, parse
-from casegold_intake.testing import (
+from tests.support.intake import (
     AGENT,
     IVR,
     MANAGER,

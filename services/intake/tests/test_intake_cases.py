@@ -8,8 +8,8 @@ from casegold_contracts import CaseOpened, dump, parse
 from casegold_intake.cases import fingerprint, ids_for, open_case
 from casegold_intake.models import CaseRequest
 from casegold_intake.sla_terms import SlaPolicy
-from casegold_intake.testing import FIXED_NOW, case_body, small_policy
 from casegold_platform.http import Principal
+from tests.support.intake import FIXED_NOW, case_body, small_policy
 
 IVR = Principal("ivr-gw", "ivr")
 

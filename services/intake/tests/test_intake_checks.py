@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from casegold_intake.testing import AGENT, IVR, Api, case_body, mention_body
+from tests.support.intake import AGENT, IVR, Api, case_body, mention_body
 
 CASES = "/v1/cases"
 PHONE = "13800138000"

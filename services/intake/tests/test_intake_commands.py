@@ -9,7 +9,7 @@ import pytest
 
 from casegold_contracts import Undecodable, parse
 from casegold_intake.commands import EVENT_TYPE
-from casegold_intake.testing import AGENT, MANAGER, Api
+from tests.support.intake import AGENT, MANAGER, Api
 
 CASE_ID = uuid4()
 ESCALATION_ID = str(uuid4())

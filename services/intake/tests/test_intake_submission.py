@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from casegold_intake.testing import IVR, case_body, running_api
+from tests.support.intake import IVR, case_body, running_api
 
 CASES = "/v1/cases"
 KEYED = {**IVR, "Idempotency-Key": "call-1"}
