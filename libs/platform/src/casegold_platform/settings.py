@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import BeforeValidator, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from casegold_sla import PolicySet, load_policy
@@ -19,6 +19,17 @@ SettingsT = TypeVar("SettingsT", bound=BaseSettings)
 
 class ConfigError(Exception):
     """A setting is missing or invalid; the message names the environment variable."""
+
+
+def _log_level(value: Any) -> str:
+    level = str(value).upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ValueError("expected DEBUG, INFO, WARNING or ERROR")
+    return level
+
+
+# Every service's LOG_LEVEL setting, case-insensitive.
+LogLevel = Annotated[str, BeforeValidator(_log_level)]
 
 
 class KafkaSettings(BaseSettings):

@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from casegold_platform.settings import ENV_PREFIX
+from casegold_platform.settings import ENV_PREFIX, LogLevel
 
 
 class EscalationSettings(BaseSettings):
@@ -37,7 +37,7 @@ class EscalationSettings(BaseSettings):
         description="seconds without a heartbeat before the group gives a worker's partitions away",
     )
     heartbeat_interval: float = Field(1.0, gt=0, le=60, description="seconds between heartbeats")
-    log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+    log_level: LogLevel = "INFO"
 
     @model_validator(mode="after")
     def _heartbeat_within_session(self) -> EscalationSettings:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Final
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from casegold_contracts import CASE_EVENTS
 from casegold_platform.http import ApiKeySettings
+from casegold_platform.settings import LogLevel
 
 ENV_PREFIX: Final = "CASEGOLD_FOLLOWUP_"
 
@@ -36,14 +37,7 @@ class FollowupSettings(ApiKeySettings):
     migrate_on_start: bool = True
     metrics_public: bool = Field(True, description="false: /metrics needs an ops or monitor key")
     shutdown_grace_seconds: float = Field(10.0, ge=0, le=300)
-    log_level: str = "INFO"
-
-    @field_validator("log_level")
-    @classmethod
-    def _known_level(cls, value: str) -> str:
-        if value.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
-            raise ValueError("expected DEBUG, INFO, WARNING or ERROR")
-        return value.upper()
+    log_level: LogLevel = "INFO"
 
     @model_validator(mode="after")
     def _someone_can_call(self) -> FollowupSettings:

@@ -9,6 +9,7 @@ from pydantic_settings import NoDecode, SettingsConfigDict
 
 from casegold_contracts import CASE_EVENTS, DEFAULT_CATEGORIES
 from casegold_platform.http import ApiKeySettings
+from casegold_platform.settings import LogLevel
 
 # The prefix of intake's own variables (the project's is casegold_platform.settings.ENV_PREFIX).
 INTAKE_PREFIX: Final = "CASEGOLD_INTAKE_"
@@ -51,7 +52,7 @@ class IntakeSettings(ApiKeySettings):
     migrate_on_start: bool = True
     metrics_public: bool = Field(True, description="false: /metrics needs an ops or monitor key")
     shutdown_grace_seconds: float = Field(10.0, ge=0, le=300)
-    log_level: str = "INFO"
+    log_level: LogLevel = "INFO"
 
     @field_validator("categories", mode="before")
     @classmethod
@@ -66,13 +67,6 @@ class IntakeSettings(ApiKeySettings):
         if any(len(category) > 64 for category in value):
             raise ValueError("a category is at most 64 characters")
         return value
-
-    @field_validator("log_level")
-    @classmethod
-    def _known_level(cls, value: str) -> str:
-        if value.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
-            raise ValueError("expected DEBUG, INFO, WARNING or ERROR")
-        return value.upper()
 
     @model_validator(mode="after")
     def _safe_to_start(self) -> IntakeSettings:

@@ -9,6 +9,7 @@ from pydantic_settings import SettingsConfigDict
 
 from casegold_contracts import CASE_EVENTS, ESCALATIONS
 from casegold_platform.http import ApiKeySettings
+from casegold_platform.settings import LogLevel
 
 ENV_PREFIX: Final = "CASEGOLD_REPORTING_"
 
@@ -35,7 +36,7 @@ class ReportingSettings(ApiKeySettings):
     page_size: int = Field(50, ge=1, le=500, description="default page of GET /v1/cases")
     migrate_on_start: bool = True
     shutdown_grace_seconds: float = Field(10.0, ge=0, le=300)
-    log_level: str = "INFO"
+    log_level: LogLevel = "INFO"
 
     @model_validator(mode="after")
     def _shard_in_range(self) -> ReportingSettings:

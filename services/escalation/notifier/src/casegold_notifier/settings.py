@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from casegold_platform.settings import ENV_PREFIX, ConfigError, PolicySettings, load
+from casegold_platform.settings import ENV_PREFIX, ConfigError, LogLevel, PolicySettings, load
 from casegold_sla.policy_loader import load_recipients
 from casegold_sla.recipients import RecipientBook
 
@@ -58,7 +58,7 @@ class NotifierSettings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_sender: str = Field("Casegold <casegold@localhost>", min_length=3)
     smtp_validate_certs: bool = True
-    log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+    log_level: LogLevel = "INFO"
 
     @field_validator("smtp_username", "smtp_password", mode="before")
     @classmethod
