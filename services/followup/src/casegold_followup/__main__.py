@@ -6,9 +6,8 @@ import argparse
 import os
 import sys
 
-import uvicorn
-
 from casegold_followup.settings import ENV_PREFIX, FollowupSettings
+from casegold_platform.http.serving import serve
 from casegold_platform.logging import configure
 from casegold_platform.settings import (
     ConfigError,
@@ -39,17 +38,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"followup: {error}", file=sys.stderr)
         return 1
     configure("followup", settings.log_level)
-    uvicorn.run(
+    serve(
         "casegold_followup.wiring:app_from_env",
         factory=True,
         host=settings.host,
         port=settings.port,
-        loop="uvloop",
-        http="httptools",
-        log_config=None,
-        access_log=False,
-        server_header=False,
-        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) or None,
+        grace_seconds=settings.shutdown_grace_seconds,
     )
     return 0
 

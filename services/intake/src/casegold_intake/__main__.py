@@ -8,11 +8,10 @@ import shutil
 import sys
 import tempfile
 
-import uvicorn
-
 from casegold_intake.masking import configure_logging
 from casegold_intake.settings import INTAKE_PREFIX, IntakeSettings
 from casegold_intake.sla_terms import SlaPolicy
+from casegold_platform.http.serving import serve
 from casegold_platform.settings import ConfigError, KafkaSettings, PostgresSettings, load
 from casegold_sla.policy_loader import PolicyError
 
@@ -46,18 +45,13 @@ def main(argv: list[str] | None = None) -> int:
         metrics_dir = tempfile.mkdtemp(prefix="casegold-intake-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     try:
-        uvicorn.run(
+        serve(
             "casegold_intake.app:app_from_env",
             factory=True,
             host=settings.host,
             port=settings.port,
             workers=settings.workers,
-            loop="uvloop",
-            http="httptools",
-            log_config=None,
-            access_log=False,
-            server_header=False,
-            timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) or None,
+            grace_seconds=settings.shutdown_grace_seconds,
         )
     finally:
         if metrics_dir is not None:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import sys
 
-import uvicorn
-
+from casegold_platform.http.serving import serve
 from casegold_platform.logging import configure
 from casegold_platform.settings import (
     ConfigError,
@@ -39,15 +38,11 @@ def main() -> int:
         print(f"casegold-reporting: {error}", file=sys.stderr)
         return 2
     log.info("starting", host=config.reporting.host, port=config.reporting.port)
-    uvicorn.run(
+    serve(
         app,
         host=config.reporting.host,
         port=config.reporting.port,
-        loop="uvloop",
-        http="httptools",
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=int(config.reporting.shutdown_grace_seconds),
+        grace_seconds=config.reporting.shutdown_grace_seconds,
     )
     return 0
 
