@@ -11,6 +11,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from casegold_contracts import ESCALATIONS, EscalationRaised, parse
 from casegold_platform.settings import KafkaSettings
+from tools.demo.stack import StackNotReady
 
 
 class EscalationWatch:
@@ -30,12 +31,11 @@ class EscalationWatch:
             request_timeout_ms=self.kafka.request_timeout_ms * 3,
         )
         await asyncio.wait_for(consumer.start(), timeout=15)
-        topics = await consumer.topics()  # fetches the metadata partitions_for_topic reads
-        partitions = consumer.partitions_for_topic(self.topic) or set()
-        if self.topic not in topics or not partitions:
+        if self.topic not in await consumer.topics():
             await consumer.stop()
-            raise RuntimeError(f"topic {self.topic} does not exist (make up creates it)")
-        assigned = [TopicPartition(self.topic, p) for p in sorted(partitions)]
+            raise StackNotReady(f"topic {self.topic} does not exist: run `make up` first")
+        # Every Casegold topic has the configured partition count (casegold_platform topics).
+        assigned = [TopicPartition(self.topic, p) for p in range(self.kafka.partitions)]
         consumer.assign(assigned)
         for tp, offset in (await consumer.end_offsets(assigned)).items():
             consumer.seek(tp, offset)
