@@ -3,9 +3,9 @@
 Each request is scheduled at start + i / rate and its latency counts from that scheduled time,
 so queueing anywhere (generator, server, Kafka, PostgreSQL) shows in the figures — a closed loop
 would hide it. Requests are IVR posts with a unique Idempotency-Key, so every one takes the full
-path: PostgreSQL key row, Kafka with acks=all, commit. In the same run, a bare FastAPI endpoint
-validating the same body with no I/O gives the ceiling. A rate is sustained when at least 99 %
-of the offered requests got a 2xx and p99 ≤ 50 ms.
+path: the key's claim in PostgreSQL, Kafka with acks=all, the publish mark. In the same run, a
+bare FastAPI endpoint validating the same body with no I/O gives the ceiling. A rate is
+sustained when at least 99 % of the offered requests got a 2xx and p99 ≤ 50 ms.
 
     .venv/bin/python bench/bench_intake.py [--rates 500,1000,2000] [--duration 20] [--workers 2]
 """

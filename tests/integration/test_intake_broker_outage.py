@@ -50,7 +50,11 @@ async def test_broker_down_is_a_fast_503_and_the_retry_after_restart_makes_one_c
         assert refused.status_code == 503, refused.text
         assert elapsed < 5.0, f"503 took {elapsed:.1f} s"
         assert int(refused.headers["Retry-After"]) >= 1
-        assert [row["key"] for row in await key_rows(pg_schema)] == ["before"]
+        # The refused key stays claimed for its body, unpublished (decision 0024).
+        rows = sorted(
+            (row["key"], row["published_at"] is not None) for row in await key_rows(pg_schema)
+        )
+        assert rows == [("before", True), ("outage", False)]
         assert (await intake.client.get("/readyz")).status_code == 503
 
         await asyncio.to_thread(scratch_broker.start)

@@ -77,7 +77,9 @@ async def test_the_shared_history_of_earlier_releases_is_adopted(pg_schema: str)
     """A database migrated when all files shared one sequence upgrades with nothing re-run."""
     intake = package_migrations("casegold_intake.migrations")
     notifier = package_migrations("casegold_notifier.migrations")
-    shared = [*intake, *notifier]  # the old numbering: 0001, 0002 intake; 0003 the delivery log
+    # The old numbering: 0001, 0002 intake; 0003 the delivery log. Intake's 0003 (key claims)
+    # came after the split, so the upgrade applies it.
+    shared = [*intake[:2], *notifier]
     connection = await asyncpg.connect(pg_schema)
     try:
         await connection.execute(
@@ -97,11 +99,12 @@ async def test_the_shared_history_of_earlier_releases_is_adopted(pg_schema: str)
         await connection.close()
 
     applied = await migrate_installed(pg_schema)
-    assert applied["intake"] == [] and applied["notifier"] == []
+    assert applied["intake"] == [3] and applied["notifier"] == []
     history = await _history(pg_schema)
     assert [(s, v, n) for s, v, n in history if s in ("intake", "notifier")] == [
         ("intake", 1, "idempotency_keys"),
         ("intake", 2, "idempotency_outcome"),
+        ("intake", 3, "idempotency_claims"),
         ("notifier", 1, "notification_deliveries"),
     ]
     assert all(service is not None for service, _, _ in history)

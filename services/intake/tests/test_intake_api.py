@@ -18,10 +18,12 @@ from casegold_intake.testing import (
     MANAGER,
     MONITOR,
     OPS,
+    SMALL_POLICY,
     Api,
     case_body,
     mention_body,
     running_api,
+    small_policy,
 )
 
 CASES = "/v1/cases"
@@ -188,16 +190,21 @@ async def test_unknown_keys_and_wrong_roles_are_refused(
     assert not api.publisher.sent
 
 
-async def test_kafka_down_is_a_503_with_retry_after_and_the_key_stays_free(api: Api) -> None:
+async def test_kafka_down_is_a_503_and_the_retry_publishes_the_same_event_once(api: Api) -> None:
     api.publisher.down = True
     refused = await api.client.post(CASES, json=case_body(), headers=keyed("call-9"))
     assert refused.status_code == 503
     assert int(refused.headers["Retry-After"]) >= 1
-    assert not api.store.rows
+    [row] = api.store.rows.values()
+    assert not row.published  # claimed for this body, lease released
     api.publisher.down = False
+    other = await api.client.post(CASES, json=case_body(summary="Other"), headers=keyed("call-9"))
+    assert other.status_code == 409, "another body never claims a key its first body failed on"
     retried = await api.client.post(CASES, json=case_body(), headers=keyed("call-9"))
-    assert retried.status_code == 201
-    assert len(api.publisher.sent) == 1
+    replay = await api.client.post(CASES, json=case_body(), headers=keyed("call-9"))
+    assert (retried.status_code, replay.status_code) == (201, 200)
+    [event] = published(api)
+    assert str(event.event_id) == retried.json()["event_id"] == replay.json()["event_id"]
 
 
 async def test_database_down_is_a_503_and_nothing_is_published(api: Api) -> None:
@@ -215,6 +222,20 @@ async def test_sensitive_keywords_make_a_sensitive_p2_case(api: Api) -> None:
     assert reply["priority"] == "P2"
     [event] = published(api)
     assert event.payload.sensitive_reasons == ("journalist",)
+
+
+async def test_a_configured_priority_rule_sets_the_priority_of_a_posted_case() -> None:
+    rules = "priority_rules:\n  - {match: {category: billing}, priority: P1}\n"
+    text = SMALL_POLICY.replace("priority_rules:\n", rules, 1)
+    async with running_api(policy=small_policy(text)) as configured:
+        billing = await configured.client.post(
+            CASES, json=case_body(category="billing"), headers=AGENT
+        )
+        product = await configured.client.post(CASES, json=case_body(), headers=AGENT)
+    assert (billing.json()["priority"], product.json()["priority"]) == ("P1", "P3")
+    assert billing.json()["due"]["first_response"] == "2025-06-02T10:00:00Z"  # P1's 1 h
+    [event, _] = published(configured)
+    assert event.payload.priority == "P1"
 
 
 async def test_a_given_priority_wins_over_the_default(api: Api) -> None:
@@ -282,4 +303,5 @@ async def test_slow_dependencies_together_are_cut_at_the_request_deadline() -> N
         response = await slow.client.post(CASES, json=case_body(), headers=keyed("slow"))
         assert response.status_code == 503 and "Retry-After" in response.headers
         assert time.monotonic() - started < 1.0
-        assert not slow.store.rows and not slow.publisher.sent
+        assert not slow.publisher.sent
+        assert [row.published for row in slow.store.rows.values()] == [False]

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from casegold_contracts import CaseOpened, dump, parse
 from casegold_intake.cases import fingerprint, ids_for, open_case
 from casegold_intake.models import CaseRequest
-from casegold_intake.policy import SlaPolicy, default_priority
+from casegold_intake.sla_terms import SlaPolicy
 from casegold_intake.testing import FIXED_NOW, case_body, small_policy
 from casegold_platform.http import Principal
 
@@ -60,17 +60,25 @@ def test_the_event_round_trips_through_the_contract_codec() -> None:
     assert len(decoded.payload.customer_key) == 64
 
 
-def test_due_times_follow_the_priority_and_the_special_period() -> None:
+def test_due_times_come_from_the_core_clocks_of_the_opened_case() -> None:
     policy = SlaPolicy.from_env()  # the shipped default policy: 3.15 halves the targets
-    normal = policy.terms(priority="P2", category="product", channel="ivr", dealer_id=None,
-                          sensitive=False, opened_at=FIXED_NOW)  # fmt: skip
-    assert normal.due["first_response"] == FIXED_NOW + timedelta(hours=4)
+
+    def terms(now: datetime) -> dict[str, datetime]:
+        _, reply = open_case(request(priority="P2"), principal=IVR, ids=ids_for(IVR, None, b""),
+                             now=now, policy=policy, salt="salt")  # fmt: skip
+        return reply.due
+
+    normal = terms(FIXED_NOW)
+    assert normal["first_response"] == FIXED_NOW + timedelta(hours=4)
+    assert set(normal) == {"first_response", "solution_agreed", "resolution"}
     march = datetime(2025, 3, 15, 2, tzinfo=UTC)
-    halved = policy.terms(priority="P2", category="product", channel="ivr", dealer_id=None,
-                          sensitive=False, opened_at=march)  # fmt: skip
-    assert halved.due["first_response"] == march + timedelta(hours=2)
+    assert terms(march)["first_response"] == march + timedelta(hours=2)
 
 
-def test_default_priority() -> None:
-    assert default_priority(sensitive=True) == "P2"
-    assert default_priority(sensitive=False) == "P3"
+def test_the_default_priority_is_the_policy_files_rule() -> None:
+    policy = SlaPolicy.from_env()  # priority_rules: sensitive → P2, else default_priority P3
+    for sensitive, priority in ((True, "P2"), (False, "P3")):
+        chosen = policy.default_priority(
+            category="product", channel="ivr", dealer_id=None, sensitive=sensitive
+        )
+        assert chosen == priority

@@ -11,8 +11,8 @@ import tempfile
 import uvicorn
 
 from casegold_intake.masking import configure_logging
-from casegold_intake.policy import SlaPolicy
 from casegold_intake.settings import INTAKE_PREFIX, IntakeSettings
+from casegold_intake.sla_terms import SlaPolicy
 from casegold_platform.settings import ConfigError, KafkaSettings, PostgresSettings, load
 from casegold_sla.policy_loader import PolicyError
 

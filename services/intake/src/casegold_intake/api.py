@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any, Final
 from uuid import UUID
 
@@ -21,7 +22,8 @@ from casegold_intake.cases import (
     open_case,
     open_mention_case,
 )
-from casegold_intake.commands import COMMAND_ROLES, MANAGER_ONLY, Command
+from casegold_intake.checks import control_characters, field_problem, past_due, unknown_timezone
+from casegold_intake.commands import COMMAND_ROLES, MANAGER_ONLY, Command, PromiseCallback
 from casegold_intake.models import (
     CaseAccepted,
     CommandAccepted,
@@ -30,6 +32,7 @@ from casegold_intake.models import (
 )
 from casegold_intake.openapi import BODIES, write_operation
 from casegold_intake.runtime import Runtime
+from casegold_intake.submission import KeyInProgress, Outcome
 from casegold_platform.http import AuthError, Principal, authorizer
 
 KEY_PATTERN: Final = r"^[\x21-\x7e]{1,200}$"
@@ -44,7 +47,12 @@ def _problem(description: str) -> dict[str, Any]:
 WRITE_ERRORS: Final[dict[int | str, dict[str, Any]]] = {
     401: _problem("missing or unknown API key"),
     403: _problem("the key's role may not call this endpoint"),
-    409: _problem("the Idempotency-Key was used with a different request"),
+    409: {
+        "model": Problem,
+        "description": "the Idempotency-Key was used with a different request (forever), or a "
+        "request with this key and body is still in progress (with Retry-After: retry then)",
+        "headers": {"Retry-After": {"description": "seconds", "schema": {"type": "integer"}}},
+    },
     413: _problem("the body is larger than the limit (default 64 KiB)"),
     415: _problem("the body is not JSON"),
     422: {"model": ValidationProblem, "description": "invalid fields, each with the reason"},
@@ -93,17 +101,36 @@ def idempotency_key(request: Request, principal: Principal) -> str | None:
 async def parse_body(request: Request, name: str) -> Any:
     """The request's JSON body validated as the named model; 422 naming each bad field."""
     try:
-        return BODIES[name].validate_json(await request.body())
+        body = BODIES[name].validate_json(await request.body())
     except ValidationError as error:
-        problems = [
-            {"loc": ("body", *problem["loc"]), "msg": problem["msg"], "type": problem["type"]}
-            for problem in error.errors(include_input=False, include_url=False)
-        ]
+        problems = [field_problem(e, ("body",)) for e in error.errors(include_url=False)]
         raise RequestValidationError(problems) from None
+    refuse(control_characters(body))
+    return body
+
+
+def refuse(problems: list[dict[str, Any]]) -> None:
+    """A 422 listing the problems, if there are any."""
+    if problems:
+        raise RequestValidationError(problems)
 
 
 def _json(body: bytes, status: int) -> Response:
     return Response(body, status_code=status, media_type="application/json")
+
+
+_IN_PROGRESS: Final = (
+    b'{"detail": "a request with this Idempotency-Key and body is in progress; '
+    b'retry after Retry-After seconds with the same key and body"}'
+)
+
+
+def _in_progress(rt: Runtime) -> Response:
+    # Not a 5xx: nothing is down, the first request is still being written (decision 0024).
+    rt.metrics.replays.labels("in_progress").inc()
+    response = _json(_IN_PROGRESS, 409)
+    response.headers["Retry-After"] = "1"
+    return response
 
 
 @router.post(
@@ -149,6 +176,7 @@ async def _open(
     principal = writers(request)
     key = idempotency_key(request, principal)
     body = await parse_body(request, model)
+    refuse(unknown_timezone(body.customer.timezone, ("body", "customer", "timezone")))
     check_category(body.category, rt.categories, ("body", "category"))
     digest = fingerprint(kind, body)
     event, reply = build(
@@ -170,15 +198,18 @@ async def _submit_case(
     event: CaseOpened,
     reply: CaseAccepted,
 ) -> Response:
-    outcome = await rt.intake.submit(
-        principal=principal,
-        key=key,
-        digest=digest,
-        event=event,
-        reply=reply,
-        created_status=201,
-        replay_status=200,
-    )
+    try:
+        outcome = await rt.intake.submit(
+            principal=principal,
+            key=key,
+            digest=digest,
+            event=event,
+            reply=reply,
+            created_status=201,
+            replay_status=200,
+        )
+    except KeyInProgress:
+        return _in_progress(rt)
     if outcome.replayed:
         rt.metrics.replays.labels("case").inc()
     else:
@@ -206,6 +237,9 @@ async def post_command(
     command: Command = await parse_body(request, "Command")
     if command.command in MANAGER_ONLY and principal.role != "manager":
         raise AuthError(403, f"only a manager may {command.command}")
+    if isinstance(command, PromiseCallback):
+        skew = timedelta(seconds=rt.settings.promise_skew_seconds)
+        refuse(past_due(command.due_at, now, skew, ("body", "due_at")))
     digest = fingerprint("command", command, case_id)
     event, reply = command_event(
         command,
@@ -214,15 +248,18 @@ async def post_command(
         ids=ids_for(principal, key, digest),
         now=now,
     )
-    outcome = await rt.intake.submit(
-        principal=principal,
-        key=key,
-        digest=digest,
-        event=event,
-        reply=reply,
-        created_status=202,
-        replay_status=202,
-    )
+    try:
+        outcome: Outcome = await rt.intake.submit(
+            principal=principal,
+            key=key,
+            digest=digest,
+            event=event,
+            reply=reply,
+            created_status=202,
+            replay_status=202,
+        )
+    except KeyInProgress:
+        return _in_progress(rt)
     if outcome.replayed:
         rt.metrics.replays.labels("command").inc()
     return _json(outcome.body, outcome.status)

@@ -15,11 +15,12 @@ from fastapi.responses import JSONResponse
 from casegold_intake import api, openapi
 from casegold_intake.body import JsonBodyMiddleware
 from casegold_intake.cases import InvalidField
+from casegold_intake.checks import field_problem
 from casegold_intake.metrics import IntakeMetrics
-from casegold_intake.policy import SlaPolicy
 from casegold_intake.ports import Unavailable
 from casegold_intake.runtime import NOT_STARTED, AdapterFactory, Runtime
 from casegold_intake.settings import IntakeSettings
+from casegold_intake.sla_terms import SlaPolicy
 from casegold_intake.submission import Intake, KeyConflict
 from casegold_platform.clock import Clock, utc_now
 from casegold_platform.http import KeyRing, install_plumbing, service_app
@@ -66,6 +67,7 @@ def create_app(
                 publisher=opened.publisher,
                 store=opened.store,
                 deadline=settings.request_deadline_seconds,
+                wait=settings.in_flight_wait_seconds,
             )
             # Everything made at start-up lives as long as the process: keep it out of the
             # garbage collector's scans. And collect the young generation every 50,000
@@ -96,8 +98,8 @@ def create_app(
 
 
 def _field_problem(error: Any) -> dict[str, Any]:
-    # Never echo `input`: it may hold a phone number, and the client already has it.
-    return {"loc": list(error["loc"]), "msg": error["msg"], "type": error["type"]}
+    # Never echo `input`, not even inside `msg`: it may hold a phone number (checks.py).
+    return field_problem(error)
 
 
 def _install_error_replies(app: FastAPI, settings: IntakeSettings) -> None:

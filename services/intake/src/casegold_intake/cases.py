@@ -23,7 +23,7 @@ from casegold_contracts import (
 from casegold_contracts.fields import SUMMARY_MAX
 from casegold_intake.commands import EVENT_TYPE, PromiseCallback, payload_of
 from casegold_intake.models import CaseAccepted, CaseRequest, CommandAccepted, MentionRequest
-from casegold_intake.policy import SlaPolicy, default_priority
+from casegold_intake.sla_terms import SlaPolicy
 from casegold_platform.http import Principal, Role
 
 _ACTOR_KIND: Final[dict[Role, ActorKind]] = {
@@ -161,9 +161,14 @@ def _opened(
     requested_priority: str | None,
 ) -> tuple[CaseOpened, CaseAccepted]:
     sensitive = bool(reasons)
-    priority = requested_priority or default_priority(sensitive=sensitive)
     customer = fields["customer"]
     assert isinstance(customer, dict)
+    priority = requested_priority or policy.default_priority(
+        category=str(fields["category"]),
+        channel=str(fields["channel"]),
+        dealer_id=None if fields.get("dealer_id") is None else str(fields["dealer_id"]),
+        sensitive=sensitive,
+    )
     payload = {
         **fields,
         "priority": priority,
@@ -182,14 +187,7 @@ def _opened(
         event_id=ids.event_id,
     )
     opened = event.payload
-    terms = policy.terms(
-        priority=opened.priority,
-        category=opened.category,
-        channel=opened.channel,
-        dealer_id=opened.dealer_id,
-        sensitive=sensitive,
-        opened_at=event.recorded_at,
-    )
+    terms = policy.terms(event)
     reply = CaseAccepted(
         case_id=ids.case_id,
         event_id=ids.event_id,

@@ -1,29 +1,63 @@
-"""Idempotency-Keys in PostgreSQL: one row per (client, key), held by a row lock per request."""
+"""Idempotency-Keys in PostgreSQL: one row per (client, key), each step one committed statement.
+
+The row is the key's state (claims.py): the body digest, the event and reply, the attempt
+number and a lease (`lease_until`) while an attempt publishes, `published_at` once Kafka
+acknowledged. Nothing is held across a publish: no transaction, no row lock, no connection.
+Claims and publish marks are batched (statements.py); every batch takes its rows' locks in
+(client, key) order, so two batches never deadlock. Decision 0024.
+"""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any, Final
+from collections.abc import Sequence
+from typing import Final
 
 import asyncpg
-import structlog
 
-from casegold_intake.key_window import INSERT, Bounded, Windows, release
-from casegold_intake.ports import Claim, KeyRecord, StoreUnavailable
+from casegold_intake.claims import KeyRow
+from casegold_intake.ports import KeyRecord, StoreUnavailable
+from casegold_intake.statements import Batches, Bounded, Statements
 
-log = structlog.get_logger("casegold_intake")
-
-# Waits for a concurrent holder of the same key to commit or roll back.
-_LOCK: Final = """
-SELECT body_sha256, event, reply, published_at IS NOT NULL AS published
-FROM idempotency_keys WHERE client_id = $1 AND key = $2
-FOR UPDATE
+# Rows in sorted order (the caller sorts), so concurrent batches wait on each other in one order.
+_INSERT: Final = """
+INSERT INTO idempotency_keys
+    (client_id, key, body_sha256, case_id, event_id, event, reply, attempt, lease_until)
+SELECT c, k, d, ci, ei, e, r, 1, now() + make_interval(secs => $8)
+FROM unnest($1::text[], $2::text[], $3::bytea[], $4::uuid[], $5::uuid[], $6::bytea[],
+            $7::bytea[]) WITH ORDINALITY AS i(c, k, d, ci, ei, e, r, n)
+ORDER BY n
+ON CONFLICT (client_id, key) DO NOTHING
+RETURNING client_id, key
 """
-_PUBLISHED: Final = (
-    "UPDATE idempotency_keys SET published_at = now() WHERE client_id = $1 AND key = $2"
+_MARK: Final = """
+WITH target AS (
+    SELECT t.client_id, t.key FROM idempotency_keys t
+    JOIN unnest($1::text[], $2::text[]) AS i(c, k) ON t.client_id = i.c AND t.key = i.k
+    WHERE t.published_at IS NULL
+    ORDER BY t.client_id, t.key
+    FOR UPDATE OF t
 )
+UPDATE idempotency_keys t SET published_at = now(), lease_until = NULL
+FROM target
+WHERE t.client_id = target.client_id AND t.key = target.key AND t.published_at IS NULL
+RETURNING t.client_id, t.key
+"""
+_FIND: Final = """
+SELECT body_sha256, attempt, published_at IS NOT NULL AS published,
+       coalesce(lease_until > now(), false) AS leased, event, reply
+FROM idempotency_keys WHERE client_id = $1 AND key = $2
+"""
+_TAKE_OVER: Final = """
+UPDATE idempotency_keys
+SET attempt = attempt + 1, lease_until = now() + make_interval(secs => $4)
+WHERE client_id = $1 AND key = $2 AND body_sha256 = $3 AND published_at IS NULL
+  AND (lease_until IS NULL OR lease_until <= now())
+RETURNING attempt
+"""
+_RELEASE: Final = """
+UPDATE idempotency_keys SET lease_until = NULL
+WHERE client_id = $1 AND key = $2 AND attempt = $3 AND published_at IS NULL
+"""
 _SWEEP: Final = """
 DELETE FROM idempotency_keys WHERE ctid = ANY(ARRAY(
     SELECT ctid FROM idempotency_keys
@@ -31,108 +65,93 @@ DELETE FROM idempotency_keys WHERE ctid = ANY(ARRAY(
 """
 _SWEEP_BATCH: Final = 5_000
 
-
-class _Held:
-    """A key held by this request's transaction."""
-
-    def __init__(self, store: PostgresKeyStore, connection: Any, record: KeyRecord, claim: Claim):
-        self._store = store
-        self._connection = connection
-        self._record = record
-        self.claim = claim
-
-    async def mark_published(self) -> None:
-        if self.claim.fresh:
-            return  # inserted with published_at; it commits only now, after the publish
-        async with Bounded(self._store.timeout):
-            await self._connection.execute(_PUBLISHED, self._record.client_id, self._record.key)
+Ident = tuple[str, str]
 
 
 class PostgresKeyStore:
     """The key store on an asyncpg pool; every database wait is bounded by `timeout`.
 
-    A new key goes into the shared window transaction (key_window.py); a known one (replay,
-    conflict, or a concurrent duplicate) gets a transaction of its own that locks its row.
+    `lease` is how long a claim is reserved for the request that made it: longer than that
+    request's whole deadline, so a live request never loses its claim to a retry.
     """
 
-    def __init__(
-        self, pool: asyncpg.Pool, timeout: float, window: float = 0.01, capacity: int = 64
-    ) -> None:
+    def __init__(self, pool: asyncpg.Pool, timeout: float, lease: float = 6.0) -> None:
         self.pool = pool
         self.timeout = timeout
-        self.windows = Windows(pool, timeout, window, capacity)
+        self.lease = lease
+        self._statements = Statements(pool, timeout)
+        self._inserts: Batches[KeyRecord, bool] = Batches(self._insert_batch)
+        self._marks: Batches[Ident, bool] = Batches(self._mark_batch)
 
-    @asynccontextmanager
-    async def hold(self, record: KeyRecord) -> AsyncIterator[_Held]:
-        """Insert the key's row or lock the existing one, for the duration of the block."""
-        window = await self.windows.join()
-        try:
-            inserted = await window.insert(record)
-        except BaseException:
-            window.leave()
-            raise
-        if not inserted:
-            window.leave()
-            async with self._hold_alone(record) as held:
-                yield held
-            return
-        fresh = Claim(fresh=True, conflict=False, published=False, event=record.event,
-                      reply=record.reply)  # fmt: skip
-        try:
-            yield _Held(self, None, record, fresh)
-        except BaseException:
-            window.leave(failed=record)
-            raise
-        window.leave()
+    async def insert(self, record: KeyRecord) -> bool:
+        """Claim the key as attempt 1; False when a row already exists."""
+        return await self._inserts.submit(record)
 
-    async def close(self) -> None:
-        """Commit the open window before the pool closes."""
-        await self.windows.close()
-
-    @asynccontextmanager
-    async def _hold_alone(self, record: KeyRecord) -> AsyncIterator[_Held]:
-        async with Bounded(self.timeout):
-            connection = await self.pool.acquire()
-        try:
-            transaction = connection.transaction()
-            try:
-                async with Bounded(self.timeout):
-                    await transaction.start()
-                    claim = await self._claim(connection, record)
-                yield _Held(self, connection, record, claim)
-            except BaseException:
-                await self._rollback(transaction)
-                raise
-            async with Bounded(self.timeout):
-                await transaction.commit()
-        finally:
-            await release(self.pool, connection, self.timeout)
-
-    async def _claim(self, connection: Any, r: KeyRecord) -> Claim:
-        args = (r.client_id, r.key, r.body_sha256, r.case_id, r.event_id, r.event, r.reply)
-        if await connection.fetchval(INSERT, *args) is not None:
-            return Claim(fresh=True, conflict=False, published=False, event=r.event, reply=r.reply)
-        row = await connection.fetchrow(_LOCK, r.client_id, r.key)
-        if row is None:
-            # Swept between the two statements: insert once more; a second miss is a retry.
-            if await connection.fetchval(INSERT, *args) is None:
-                raise StoreUnavailable("postgres: key row vanished and reappeared")
-            return Claim(fresh=True, conflict=False, published=False, event=r.event, reply=r.reply)
-        if bytes(row["body_sha256"]) != r.body_sha256:
-            return Claim(fresh=False, conflict=True, published=False, event=b"", reply=b"")
-        # Rows written before migration 0002 have no stored bytes: use this request's (same body).
-        event = bytes(row["event"]) if row["event"] is not None else r.event
-        reply = bytes(row["reply"]) if row["reply"] is not None else r.reply
-        return Claim(
-            fresh=False, conflict=False, published=bool(row["published"]), event=event, reply=reply
+    async def find(self, client_id: str, key: str) -> KeyRow | None:
+        """The key's row as it is now."""
+        rows = await self._statements.fetch(_FIND, client_id, key)
+        if not rows:
+            return None
+        row = rows[0]
+        return KeyRow(
+            body_sha256=bytes(row["body_sha256"]),
+            attempt=row["attempt"],
+            published=row["published"],
+            leased=row["leased"],
+            event=None if row["event"] is None else bytes(row["event"]),
+            reply=None if row["reply"] is None else bytes(row["reply"]),
         )
 
-    async def _rollback(self, transaction: Any) -> None:
-        try:
-            async with asyncio.timeout(self.timeout):
-                await transaction.rollback()
-        except Exception as error:  # the connection is dropped below; the server rolls back
-            log.warning("rollback failed", error=type(error).__name__)
+    async def take_over(self, client_id: str, key: str, digest: bytes) -> int | None:
+        """Lease a claim whose lease ended; the new attempt number, or None if another won."""
+        rows = await self._statements.fetch(_TAKE_OVER, client_id, key, digest, self.lease)
+        return int(rows[0]["attempt"]) if rows else None
+
+    async def mark_published(self, client_id: str, key: str) -> bool:
+        """Record the publish; True for the first mark of the key."""
+        return await self._marks.submit((client_id, key))
+
+    async def release(self, client_id: str, key: str, attempt: int) -> None:
+        """End the attempt's lease early, so a retry need not wait for it to run out."""
+        await self._statements.fetch(_RELEASE, client_id, key, attempt, flush=False)
+
+    async def _insert_batch(self, records: Sequence[KeyRecord]) -> list[bool]:
+        unique: dict[Ident, KeyRecord] = {}
+        for record in records:
+            unique.setdefault((record.client_id, record.key), record)
+        ordered = [unique[ident] for ident in sorted(unique)]
+        columns = [
+            [r.client_id for r in ordered],
+            [r.key for r in ordered],
+            [r.body_sha256 for r in ordered],
+            [r.case_id for r in ordered],
+            [r.event_id for r in ordered],
+            [r.event for r in ordered],
+            [r.reply for r in ordered],
+        ]
+        rows = await self._statements.fetch(_INSERT, *columns, self.lease)
+        inserted = {(row["client_id"], row["key"]) for row in rows}
+        # A key twice in one batch: the first request claimed it, the second finds its row.
+        return [
+            unique[(r.client_id, r.key)] is r and (r.client_id, r.key) in inserted for r in records
+        ]
+
+    async def _mark_batch(self, idents: Sequence[Ident]) -> list[bool]:
+        clients = [client for client, _ in idents]
+        keys = [key for _, key in idents]
+        # A mark lost to a database crash costs a re-publish of the same event: no WAL flush.
+        rows = await self._statements.fetch(_MARK, clients, keys, flush=False)
+        first = {(row["client_id"], row["key"]) for row in rows}
+        results = []
+        for ident in idents:
+            results.append(ident in first)
+            first.discard(ident)
+        return results
+
+    async def close(self) -> None:
+        """Let the statements still running finish before the pool closes."""
+        await self._inserts.close()
+        await self._marks.close()
 
     async def ready(self) -> bool:
         """Whether PostgreSQL answers a trivial query in time."""

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
 from uuid import UUID
+
+from casegold_intake.claims import KeyRow
 
 
 class Unavailable(Exception):
@@ -39,35 +40,23 @@ class KeyRecord:
     reply: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class Claim:
-    """What the key store found for a key, while the key is held for this request.
-
-    `fresh`: this request made the row. Otherwise `conflict` (another body used the key),
-    or the earlier outcome: `published` (replay the reply), or not (re-publish `event`).
-    """
-
-    fresh: bool
-    conflict: bool
-    published: bool
-    event: bytes
-    reply: bytes
-
-
-class HeldKey(Protocol):
-    """A claimed key; the claim ends (commits) when its context exits without error."""
-
-    claim: Claim
-
-    async def mark_published(self) -> None:
-        """Record that the event is durable in Kafka."""
-
-
 class KeyStore(Protocol):
-    """Remembers Idempotency-Keys; holds one key per request for its whole duration."""
+    """Remembers Idempotency-Keys: one short, committed statement per step (decision 0024)."""
 
-    def hold(self, record: KeyRecord) -> AbstractAsyncContextManager[HeldKey]:
-        """Insert the record or lock the existing one; roll back if the body raises."""
+    async def insert(self, record: KeyRecord) -> bool:
+        """Claim the key for this request (attempt 1); False when a row already exists."""
+
+    async def find(self, client_id: str, key: str) -> KeyRow | None:
+        """The key's row as it is now, or None."""
+
+    async def take_over(self, client_id: str, key: str, digest: bytes) -> int | None:
+        """Lease a claim whose lease ended to this request; its attempt number, or None."""
+
+    async def mark_published(self, client_id: str, key: str) -> bool:
+        """Record the event as durable; True when this was the first mark (the 201)."""
+
+    async def release(self, client_id: str, key: str, attempt: int) -> None:
+        """End attempt `attempt`'s lease early (its publish failed): a retry may take over."""
 
     async def ready(self) -> bool:
         """Whether the store answers."""

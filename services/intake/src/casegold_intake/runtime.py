@@ -14,10 +14,10 @@ import structlog
 from casegold_intake import migrations
 from casegold_intake.idempotency import PostgresKeyStore
 from casegold_intake.metrics import IntakeMetrics
-from casegold_intake.policy import SlaPolicy
 from casegold_intake.ports import KeyStore, Publisher, PublishUnavailable
 from casegold_intake.publisher import KafkaPublisher
 from casegold_intake.settings import IntakeSettings
+from casegold_intake.sla_terms import SlaPolicy
 from casegold_intake.submission import Intake
 from casegold_platform.clock import Clock
 from casegold_platform.http import KeyRing
@@ -100,7 +100,9 @@ def real_adapters(
             server_settings=_session_settings(settings),
         )
         assert pool is not None
-        store = PostgresKeyStore(pool, settings.db_timeout_seconds)
+        # A claim outlives its request's whole deadline, so a live request never loses it.
+        lease = settings.request_deadline_seconds + 1.0
+        store = PostgresKeyStore(pool, settings.db_timeout_seconds, lease=lease)
         publisher = KafkaPublisher(
             # No linger: the idempotent producer has one request in flight per broker anyway,
             # so messages batch up behind it; waiting longer only adds latency and wake-ups.
@@ -128,8 +130,8 @@ def real_adapters(
 
 
 def _session_settings(settings: IntakeSettings) -> dict[str, str]:
-    # A key row lost to a database crash costs at most a re-publish of the same event id
-    # (consumers dedupe it): the case itself is already in Kafka. So no WAL flush per request.
+    # A claim must survive a database crash, or a changed body could claim the key again
+    # afterwards (decision 0024); `false` trades that for one WAL flush less per statement.
     return {"synchronous_commit": "on" if settings.synchronous_key_commit else "off"}
 
 

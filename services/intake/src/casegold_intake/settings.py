@@ -41,7 +41,13 @@ class IntakeSettings(ApiKeySettings):
     retry_after_seconds: int = Field(2, ge=1, le=300)
     idempotency_retention_hours: float = Field(48.0, ge=24.0, le=24 * 365)
     sweep_interval_seconds: float = Field(600.0, ge=1.0)
-    synchronous_key_commit: bool = Field(False, description="wait for the WAL flush of key rows")
+    synchronous_key_commit: bool = Field(True, description="wait for the WAL flush of key rows")
+    in_flight_wait_seconds: float = Field(
+        2.0, ge=0, le=4.0, description="how long a duplicate waits for the request it repeats"
+    )
+    promise_skew_seconds: float = Field(
+        300.0, ge=0, le=3600, description="how far in the past a promise's due_at may be"
+    )
     migrate_on_start: bool = True
     metrics_public: bool = Field(True, description="false: /metrics needs an ops or monitor key")
     shutdown_grace_seconds: float = Field(10.0, ge=0, le=300)

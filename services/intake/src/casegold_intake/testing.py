@@ -9,11 +9,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
+from casegold_intake import claims
+from casegold_intake.claims import KeyRow
 from casegold_intake.metrics import IntakeMetrics
-from casegold_intake.policy import SlaPolicy
-from casegold_intake.ports import Claim, KeyRecord, PublishUnavailable, StoreUnavailable
+from casegold_intake.ports import KeyRecord, PublishUnavailable, StoreUnavailable
 from casegold_intake.runtime import AdapterFactory, Adapters
 from casegold_intake.settings import IntakeSettings
+from casegold_intake.sla_terms import SlaPolicy
 from casegold_sla.policy_loader import load_policy_text
 
 if TYPE_CHECKING:
@@ -50,6 +52,9 @@ immediate:
   repeat_complainant: {step: tier_1, audience: team_lead}
   reopened: {step: tier_1, audience: team_lead}
   broken_promise: {step: tier_1, audience: team_lead}
+priority_rules:
+  - {match: {sensitive: true}, priority: P2}
+default_priority: P3
 sensitive_keywords: [记者, 媒体, 曝光, 律师, "12315", journalist, lawyer, regulator]
 repeat_complainant: {cases: 2, within: 30d}
 follow_up:
@@ -62,9 +67,9 @@ follow_up:
 """
 
 
-def small_policy() -> SlaPolicy:
-    """The small policy above."""
-    return SlaPolicy(load_policy_text(SMALL_POLICY, "<test policy>"))
+def small_policy(text: str = SMALL_POLICY) -> SlaPolicy:
+    """The small policy above (or another policy text)."""
+    return SlaPolicy(load_policy_text(text, "<test policy>"))
 
 
 def dev_settings(**overrides: Any) -> IntakeSettings:
@@ -122,48 +127,49 @@ class FakePublisher:
         return not self.down
 
 
-@dataclass
-class _Row:
-    record: KeyRecord
-    published: bool = False
-
-
-class _MemoryHeld:
-    def __init__(self, row: _Row, claim: Claim) -> None:
-        self.row = row
-        self.claim = claim
-        self.marked = False
-
-    async def mark_published(self) -> None:
-        self.marked = True
-
-
 class MemoryKeyStore:
-    """The key store's semantics in memory: one lock per key, rollback on error."""
+    """The key store's semantics in memory, on the pure state machine of claims.py."""
 
     def __init__(self) -> None:
-        self.rows: dict[tuple[str, str], _Row] = {}
-        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self.rows: dict[tuple[str, str], KeyRow] = {}
         self.down = False
 
-    @asynccontextmanager
-    async def hold(self, record: KeyRecord) -> AsyncIterator[_MemoryHeld]:
+    def _check(self) -> None:
         if self.down:
             raise StoreUnavailable("fake database down")
+
+    async def insert(self, record: KeyRecord) -> bool:
+        self._check()
         ident = (record.client_id, record.key)
-        async with self._locks.setdefault(ident, asyncio.Lock()):
-            row = self.rows.get(ident)
-            if row is None:
-                row = _Row(record)
-                claim = Claim(True, False, False, record.event, record.reply)
-            elif row.record.body_sha256 != record.body_sha256:
-                claim = Claim(False, True, False, b"", b"")
-            else:
-                claim = Claim(False, False, row.published, row.record.event, row.record.reply)
-            held = _MemoryHeld(row, claim)
-            yield held  # an exception here leaves `rows` untouched: the rollback
-            self.rows[ident] = row
-            row.published = row.published or held.marked
+        if ident in self.rows:
+            return False
+        self.rows[ident] = claims.claimed(record.body_sha256, record.event, record.reply)
+        return True
+
+    async def find(self, client_id: str, key: str) -> KeyRow | None:
+        self._check()
+        return self.rows.get((client_id, key))
+
+    async def take_over(self, client_id: str, key: str, digest: bytes) -> int | None:
+        self._check()
+        row = claims.taken_over(self.rows[(client_id, key)], digest)
+        if row is None:
+            return None
+        self.rows[(client_id, key)] = row
+        return row.attempt
+
+    async def mark_published(self, client_id: str, key: str) -> bool:
+        self._check()
+        self.rows[(client_id, key)], first = claims.marked_published(self.rows[(client_id, key)])
+        return first
+
+    async def release(self, client_id: str, key: str, attempt: int) -> None:
+        self._check()
+        self.rows[(client_id, key)] = claims.released(self.rows[(client_id, key)], attempt)
+
+    def expire(self) -> None:
+        """Every lease runs out (its claimant vanished)."""
+        self.rows = {ident: claims.expired(row) for ident, row in self.rows.items()}
 
     async def ready(self) -> bool:
         return not self.down
@@ -190,7 +196,7 @@ class Api:
 
 
 @asynccontextmanager
-async def running_api(**settings: Any) -> AsyncIterator[Api]:
+async def running_api(policy: SlaPolicy | None = None, **settings: Any) -> AsyncIterator[Api]:
     """The real app with fakes at the ports, over httpx's ASGI transport (lifespan run)."""
     import httpx
     from asgi_lifespan import LifespanManager
@@ -200,7 +206,7 @@ async def running_api(**settings: Any) -> AsyncIterator[Api]:
     publisher, store = FakePublisher(), MemoryKeyStore()
     app = create_app(
         settings=dev_settings(**settings),
-        policy=small_policy(),
+        policy=policy or small_policy(),
         adapters=fake_adapters(publisher, store),
         clock=fixed_clock(),
     )

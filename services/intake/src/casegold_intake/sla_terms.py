@@ -1,0 +1,60 @@
+"""What intake asks the SLA core about a new case: sensitivity, priority and due times.
+
+No rule lives here: the core decides (`PolicySet.sensitive_reasons`, `.default_priority`, and
+`clocks()` on the case state `open_case` starts), so the reply shows exactly what the
+escalation service will enforce.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+
+from casegold_contracts import CaseOpened
+from casegold_sla.decide import clocks
+from casegold_sla.evolve import open_case
+from casegold_sla.policy import PolicySet
+from casegold_sla.policy_loader import POLICY_FILE_VARIABLE, load_policy
+
+DEFAULT_POLICY_FILE: Final = "deploy/policy/default.yaml"
+
+
+@dataclass(frozen=True, slots=True)
+class SlaTerms:
+    """The policy a new case runs under and when each of its running clocks is due."""
+
+    policy: str
+    due: dict[str, datetime]
+
+
+class SlaPolicy:
+    """The loaded policy file, seen from intake."""
+
+    def __init__(self, policy_set: PolicySet) -> None:
+        self.policy_set = policy_set
+
+    @classmethod
+    def from_env(cls) -> SlaPolicy:
+        """Load the file named by CASEGOLD_POLICY_FILE (default deploy/policy/default.yaml)."""
+        return cls(load_policy(os.environ.get(POLICY_FILE_VARIABLE) or DEFAULT_POLICY_FILE))
+
+    def sensitive_reasons(self, *texts: str | None) -> tuple[str, ...]:
+        """The configured sensitive keywords found in the texts."""
+        return self.policy_set.sensitive_reasons(*texts)
+
+    def default_priority(
+        self, *, category: str, channel: str, dealer_id: str | None, sensitive: bool
+    ) -> str:
+        """The priority of a case that came without one: the policy file's `priority_rules`."""
+        return self.policy_set.default_priority(
+            category=category, channel=channel, dealer_id=dealer_id, sensitive=sensitive
+        )
+
+    def terms(self, event: CaseOpened) -> SlaTerms:
+        """The policy the new case is frozen under and its clocks' due times, from the core."""
+        state = open_case(event, self.policy_set)
+        views = clocks(state, event.occurred_at)
+        due = {view.milestone: view.due_at for view in views if view.due_at is not None}
+        return SlaTerms(policy=state.policy.name, due=due)
