@@ -77,7 +77,7 @@ class Run:
         self.watch: EscalationWatch | None = None
         self.started = time.monotonic()
         self.deadline = self.started + options.timeout
-        total_actions = sum(len(t.plan.actions) for t in self.tracked)
+        total_actions = sum(len(t.plan.actions) + len(t.plan.after_reopen) for t in self.tracked)
         total_revisits = sum(len(t.plan.revisit) for t in self.tracked)
         self.t_open = progress.add_task("cases opened", total=len(self.tracked))
         self.t_act = progress.add_task("agent actions", total=total_actions)
@@ -132,15 +132,32 @@ class Run:
         """Answer the run's revisit calls as their stories say; False if the deadline came."""
         by_case = {t.case_id: t for t in self.tracked if t.case_id}
         followups: list[asyncio.Task[None]] = []
+        # Calls of other cases are held until the end, then given back: released at once, the
+        # same overdue ones would head every lease and could hide the run's own calls.
+        foreign: list[dict[str, Any]] = []
+        try:
+            return await self._answer_all(by_case, followups, foreign)
+        finally:
+            for callback in foreign:
+                await self.api.release(callback)
+            await asyncio.gather(*followups)
+
+    async def _answer_all(
+        self,
+        by_case: dict[str, Tracked],
+        followups: list[asyncio.Task[None]],
+        foreign: list[dict[str, Any]],
+    ) -> bool:
         agent = f"demo-{self.run_id}"
         while any(t.revisits_left() for t in self.tracked):
             if time.monotonic() >= self.deadline:
                 return False
             leased = await self.api.lease(agent)
+            answered = False
             for callback in leased:
                 tracked = by_case.get(str(callback["case_id"]))
                 if tracked is None or not tracked.revisits_left():
-                    await self.api.release(callback)  # another user's call: leave it be
+                    foreign.append(callback)
                     continue
                 answers = tracked.plan.revisit
                 outcome = answers[min(len(tracked.revisit_answers), len(answers) - 1)]
@@ -148,15 +165,15 @@ class Run:
                 if status != 200:
                     self.failures.append(f"{tracked.plan.story}: revisit → {status}")
                 tracked.revisit_answers.append(outcome["outcome"])
+                answered = True
                 self.progress.advance(self.t_rev)
                 if outcome["outcome"] == "unsatisfied" and tracked.plan.after_reopen:
                     since = time.monotonic()
                     tag = f"reopen-{len(tracked.revisit_answers)}-{tracked.case_id}"
                     work = self.perform(tracked, tracked.plan.after_reopen, since, tag)
                     followups.append(asyncio.create_task(work))
-            if not leased:
+            if not answered:
                 await asyncio.sleep(0.5)
-        await asyncio.gather(*followups)
         return True
 
     async def notices(self) -> list[dict[str, Any]]:
