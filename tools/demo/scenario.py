@@ -18,6 +18,7 @@ ROOT_CAUSES: Final = (
     ("delivery", "Logistics partner skipped the pre-delivery inspection; checklist enforced"),
     ("billing", "Invoice template rounded tax twice; template fixed"),
 )
+AGENTS: Final = ("agent.li", "agent.wang", "agent.chen", "agent.zhao")
 NAMES: Final = ("王伟", "李娜", "张敏", "Chen Jie", "刘洋", "Emily Zhou", "赵磊", "孙丽")
 
 
@@ -46,7 +47,10 @@ class CasePlan:
 
 def _handling(start: float, resolve_at: float, rng: random.Random) -> tuple[Action, ...]:
     category, cause = rng.choice(ROOT_CAUSES)
+    # Until assigned, the owner's warnings go to the team queue (SPEC §3).
+    owner = {"command": "assign", "owner": rng.choice(AGENTS)}
     return (
+        Action(max(0.3, start - 0.5), owner),
         Action(start, {"command": "acknowledge"}),
         Action(start + 1, {"command": "contact_customer", "note": "Called the customer back"}),
         Action(
