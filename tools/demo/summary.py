@@ -18,8 +18,10 @@ GRAFANA_URL = "http://127.0.0.1:3000"
 def cases_table(result: Result, reporting: str) -> Table:
     """One row per case: its story, priority, sensitivity and case page."""
     table = Table(title=f"Cases opened ({len(result.case_ids())} of {len(result.tracked)})")
-    for column in ("story", "channel", "priority", "sensitive", "case page"):
+    for column in ("story", "channel", "priority", "sensitive"):
         table.add_column(column, overflow="fold")
+    # Whole on one line, so that it can be copied or clicked in the terminal.
+    table.add_column("case page", no_wrap=True, min_width=len(reporting) + 43)
     for tracked in result.tracked:
         reply = tracked.reply
         page = f"{reporting}/cases/{tracked.case_id}" if tracked.case_id else "(not opened)"
