@@ -42,5 +42,6 @@ unit: venv ## only the tests that need no server (fast)
 bench: venv ## the benchmarks of SPEC §8, each printing its figures
 	@deploy/stack.sh bench
 
-clean: down ## stop everything and delete local state (broker data, logs)
+clean: down ## stop everything and delete local state (broker data, logs, the database's tables)
+	deploy/postgres/reset.sh
 	rm -rf var

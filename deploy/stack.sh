@@ -22,7 +22,8 @@ run_dir=$CASEGOLD_VAR_DIR/run
 log_dir=$CASEGOLD_VAR_DIR/log
 
 # Services started by `make up`: "name port module". A service is listed once it exists.
-services=("intake 8081 casegold_intake.dev" "escalation 8082 casegold_escalation" "notifier 8085 casegold_notifier")
+services=("intake 8081 casegold_intake.dev" "escalation 8082 casegold_escalation"
+    "notifier 8085 casegold_notifier" "followup 8083 casegold_followup")
 
 log() { printf '[stack] %s\n' "$*" >&2; }
 
@@ -35,6 +36,9 @@ service_pid() {
 
 start_services() {
     mkdir -p "$run_dir" "$log_dir"
+    # The local stack accepts the documented development keys (README); production sets keys.
+    export CASEGOLD_FOLLOWUP_DEV_KEYS=${CASEGOLD_FOLLOWUP_DEV_KEYS:-true}
+    export CASEGOLD_REPORTING_DEV_KEYS=${CASEGOLD_REPORTING_DEV_KEYS:-true}
     local entry name port module
     for entry in "${services[@]}"; do
         read -r name port module <<<"$entry"
@@ -119,7 +123,7 @@ EOF
     for entry in "${services[@]}"; do
         read -r name port module <<<"$entry"
         local docs=""
-        [[ $name == intake ]] && docs="docs /docs, "
+        [[ $name != escalation ]] && docs="docs /docs, "
         printf '  %-11s http://127.0.0.1:%s  (%sready /readyz, metrics /metrics)\n' "$name" "$port" "$docs"
     done
     ((${#services[@]})) || echo "  (no services yet: only the broker and the database run)"

@@ -73,3 +73,12 @@ def test_a_configuration_error_never_prints_a_password(monkeypatch: pytest.Monke
     assert "s3cret-pass" not in str(caught.value)
     assert "CASEGOLD_PG_DSN" in str(caught.value)
     assert "mysql://casegold:***@db:5432/casegold" in str(caught.value)
+
+
+def test_the_policy_file_comes_from_the_variable(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_text((Path(__file__).parents[3] / "deploy/policy/fast.yaml").read_text())
+    monkeypatch.setenv("CASEGOLD_POLICY_FILE", str(path))
+    assert load(PolicySettings).load().source == str(path)

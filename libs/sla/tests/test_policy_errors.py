@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from casegold_sla import PolicyError, load_policy, load_policy_from_env, load_policy_text
+from casegold_sla import PolicyError, load_policy, load_policy_text
 
 from .test_policy import MINIMAL
 
@@ -227,11 +227,3 @@ def test_missing_file_names_the_file(tmp_path: Path) -> None:
     missing = tmp_path / "nope.yaml"
     with pytest.raises(PolicyError, match=f"invalid policy file {missing}"):
         load_policy(missing)
-
-
-def test_environment_variable(tmp_path: Path) -> None:
-    path = tmp_path / "policy.yaml"
-    path.write_text(MINIMAL, encoding="utf-8")
-    assert load_policy_from_env({"CASEGOLD_POLICY_FILE": str(path)}).source == str(path)
-    with pytest.raises(PolicyError, match="CASEGOLD_POLICY_FILE"):
-        load_policy_from_env({})

@@ -29,11 +29,9 @@ from casegold_sla.policy import (
     promise_of,
 )
 from casegold_sla.policy_loader import (
-    POLICY_FILE_VARIABLE,
     PolicyError,
     Problem,
     load_policy,
-    load_policy_from_env,
     load_policy_text,
 )
 from casegold_sla.serialize import StateFormatError, dump_state, load_state
@@ -48,7 +46,6 @@ from casegold_sla.state import (
 )
 
 __all__ = [
-    "POLICY_FILE_VARIABLE",
     "Calendar",
     "CalendarError",
     "CasePolicy",
@@ -80,7 +77,6 @@ __all__ = [
     "format_duration",
     "from_us",
     "load_policy",
-    "load_policy_from_env",
     "load_policy_text",
     "load_state",
     "next_contact_time",

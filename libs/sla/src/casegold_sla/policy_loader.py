@@ -34,7 +34,6 @@ from casegold_sla.policy_schema import (
 from casegold_sla.recipients import RecipientBook
 from casegold_sla.recipients_schema import RecipientsFileSpec, compile_recipients
 
-POLICY_FILE_VARIABLE: Final = "CASEGOLD_POLICY_FILE"
 ALWAYS_OPEN: Final = "24x7"
 _MAX_PROBLEMS: Final = 20
 
@@ -91,15 +90,6 @@ def load_policy(path: str | os.PathLike[str]) -> PolicySet:
     except (OSError, UnicodeDecodeError) as error:
         raise PolicyError(source, [Problem("", f"cannot read the file: {error}")]) from None
     return load_policy_text(text, source)
-
-
-def load_policy_from_env(environ: Mapping[str, str] | None = None) -> PolicySet:
-    """Load the policy file named by CASEGOLD_POLICY_FILE."""
-    variables = os.environ if environ is None else environ
-    path = variables.get(POLICY_FILE_VARIABLE)
-    if not path:
-        raise PolicyError(POLICY_FILE_VARIABLE, [Problem("", "the variable is not set")])
-    return load_policy(path)
 
 
 def load_policy_text(text: str, source: str = "<policy>") -> PolicySet:

@@ -7,18 +7,14 @@ escalation service will enforce.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
 
 from casegold_contracts import CaseOpened
+from casegold_platform.settings import PolicySettings, load
 from casegold_sla.decide import clocks
 from casegold_sla.evolve import open_case
 from casegold_sla.policy import PolicySet
-from casegold_sla.policy_loader import POLICY_FILE_VARIABLE, load_policy
-
-DEFAULT_POLICY_FILE: Final = "deploy/policy/default.yaml"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +34,7 @@ class SlaPolicy:
     @classmethod
     def from_env(cls) -> SlaPolicy:
         """Load the file named by CASEGOLD_POLICY_FILE (default deploy/policy/default.yaml)."""
-        return cls(load_policy(os.environ.get(POLICY_FILE_VARIABLE) or DEFAULT_POLICY_FILE))
+        return cls(load(PolicySettings).load())
 
     def sensitive_reasons(self, *texts: str | None) -> tuple[str, ...]:
         """The configured sensitive keywords found in the texts."""

@@ -1,0 +1,1 @@
+"""Casegold follow-up: revisits and promised callbacks, served as a leased queue."""

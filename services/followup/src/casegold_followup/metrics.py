@@ -1,0 +1,95 @@
+"""Follow-up metrics (SPEC §5 names), kept up to date by the code that changes the queue."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from casegold_contracts import REVISIT_OUTCOMES
+from casegold_sla.followup import CALLBACK_KINDS
+
+
+class FollowupMetrics:
+    """Counters and gauges; no gauge is computed by scanning a table at scrape time."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.due = Gauge(
+            "casegold_callbacks_due",
+            "Callbacks in the queue (due, held or not)",
+            ["kind"],
+            registry=r,
+        )
+        self.oldest_due_age = Gauge(
+            "casegold_callback_oldest_due_age_seconds",
+            "How long the oldest callback nobody holds has been due",
+            registry=r,
+        )
+        self.outcomes = Counter(
+            "casegold_revisit_outcomes_total", "Outcomes recorded", ["outcome"], registry=r
+        )
+        self.leases = Counter(
+            "casegold_callback_leases_total", "Callbacks leased", ["kind"], registry=r
+        )
+        self.lease_conflicts = Counter(
+            "casegold_callback_stale_tokens_total",
+            "Outcomes or releases refused for a stale lease token",
+            ["action"],
+            registry=r,
+        )
+        self.expired = Counter(
+            "casegold_callback_leases_expired_total", "Leases that ran out", registry=r
+        )
+        self.events = Counter(
+            "casegold_followup_events_total",
+            "Case events read, by what became of them",
+            ["result"],
+            registry=r,
+        )
+        self.poison = Counter(
+            "casegold_followup_poison_messages_total",
+            "Messages skipped as undecodable",
+            ["reason"],
+            registry=r,
+        )
+        self.unavailable = Counter(
+            "casegold_followup_unavailable_total",
+            "Requests refused with 503",
+            ["dependency"],
+            registry=r,
+        )
+        # Plain copies of the gauges, for the read API.
+        self.due_now: dict[str, int] = dict.fromkeys(CALLBACK_KINDS, 0)
+        self.oldest_age_now = 0.0
+        for kind in CALLBACK_KINDS:
+            self.due.labels(kind).set(0)
+            self.leases.labels(kind)
+        for outcome in REVISIT_OUTCOMES:
+            self.outcomes.labels(outcome)
+
+    def queued(self, kinds: Iterable[str]) -> None:
+        """Callbacks entered the queue."""
+        for kind in kinds:
+            self.due_now[kind] = self.due_now.get(kind, 0) + 1
+            self.due.labels(kind).inc()
+
+    def unqueued(self, kinds: Iterable[str]) -> None:
+        """Callbacks left the queue (settled or cancelled)."""
+        for kind in kinds:
+            self.due_now[kind] = self.due_now.get(kind, 0) - 1
+            self.due.labels(kind).dec()
+
+    def recount(self, counts: Mapping[str, int]) -> None:
+        """Set the gauges from a count of the ready table (other replicas change it too)."""
+        for kind in CALLBACK_KINDS:
+            self.due_now[kind] = counts.get(kind, 0)
+            self.due.labels(kind).set(counts.get(kind, 0))
+
+    def oldest(self, due_at: datetime | None, now: datetime) -> None:
+        """The oldest free callback's due time, as last read."""
+        age = 0.0 if due_at is None else max(0.0, (now - due_at).total_seconds())
+        self.oldest_age_now = age
+        self.oldest_due_age.set(age)
