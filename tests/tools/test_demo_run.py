@@ -1,5 +1,5 @@
-"""A short demo run against real processes: intake, an escalation worker and a notifier on
-ephemeral ports, the real broker and PostgreSQL, and the notice sink catching the notices."""
+"""A short demo run against real processes (intake, an escalation worker, a notifier, follow-up)
+on ephemeral ports, the real broker and PostgreSQL, and the notice sink catching the notices."""
 
 from __future__ import annotations
 
@@ -13,12 +13,14 @@ import httpx
 import pytest
 from rich.console import Console
 
+from casegold_contracts.topics import CASE_EVENTS
 from casegold_platform.settings import KafkaSettings
 from tests.support.brokers import free_port
 from tests.support.escalation import EscalationProcess, skip_history
 from tests.support.notifier import NotifierProcess
 from tests.support.notifier import skip_history as skip_notifier_history
 from tests.support.processes import ModuleProcess
+from tests.support.processes import skip_history as skip_topic_history
 from tools.demo.run import Options, run
 from tools.demo.stack import Api, Endpoints, StackNotReady, WrongPolicy
 from tools.demo.summary import print_summary
@@ -32,17 +34,13 @@ DEMO_POLICY = str(ROOT / "deploy/policy/demo.yaml")
 DEFAULT_POLICY = str(ROOT / "deploy/policy/default.yaml")
 
 
-class IntakeProcess(ModuleProcess):
-    """`python -m casegold_intake.dev` on a free port."""
+class ServiceProcess(ModuleProcess):
+    """`python -m <module>` of an HTTP service on a free port, with the dev keys."""
 
-    def __init__(self, log_dir: Path, dsn: str, policy: str) -> None:
-        super().__init__("casegold_intake.dev", log_dir / "intake.log")
+    def __init__(self, module: str, prefix: str, log_dir: Path, env: dict[str, str]) -> None:
+        super().__init__(module, log_dir / f"{module}.log")
         self.port = free_port()
-        self.env = {
-            "CASEGOLD_INTAKE_PORT": str(self.port),
-            "CASEGOLD_PG_DSN": dsn,
-            "CASEGOLD_POLICY_FILE": policy,
-        }
+        self.env = {f"{prefix}PORT": str(self.port), f"{prefix}DEV_KEYS": "true", **env}
 
     @property
     def url(self) -> str:
@@ -56,13 +54,14 @@ class IntakeProcess(ModuleProcess):
                     return
             except httpx.HTTPError:
                 pass
-            assert self.alive(), f"intake exited:\n{self.log_tail()}"
-            assert time.monotonic() < deadline, f"intake not ready:\n{self.log_tail()}"
+            assert self.alive(), f"{self.module} exited:\n{self.log_tail()}"
+            assert time.monotonic() < deadline, f"{self.module} not ready:\n{self.log_tail()}"
             time.sleep(0.2)
 
 
-def _intake(tmp_path: Path, dsn: str, policy: str) -> Iterator[IntakeProcess]:
-    intake = IntakeProcess(tmp_path, dsn, policy)
+def _intake(tmp_path: Path, dsn: str, policy: str) -> Iterator[ServiceProcess]:
+    env = {"CASEGOLD_PG_DSN": dsn, "CASEGOLD_POLICY_FILE": policy}
+    intake = ServiceProcess("casegold_intake", "CASEGOLD_INTAKE_", tmp_path, env)
     intake.start(intake.env)
     try:
         intake.wait_ready()
@@ -72,7 +71,7 @@ def _intake(tmp_path: Path, dsn: str, policy: str) -> Iterator[IntakeProcess]:
 
 
 @pytest.fixture
-def intake(tmp_path: Path, pg_schema: str) -> Iterator[IntakeProcess]:
+def intake(tmp_path: Path, pg_schema: str) -> Iterator[ServiceProcess]:
     yield from _intake(tmp_path, pg_schema, DEMO_POLICY)
 
 
@@ -92,7 +91,7 @@ async def test_a_short_demo_opens_cases_escalates_and_the_sink_hears_of_it(
     pg_schema: str,
     unique: str,
     kafka_settings: KafkaSettings,
-    intake: IntakeProcess,
+    intake: ServiceProcess,
     sink: RunningSink,
 ) -> None:
     # The notifier sends the demo policy's recipients to this sink's ephemeral ports.
@@ -117,20 +116,34 @@ async def test_a_short_demo_opens_cases_escalates_and_the_sink_hears_of_it(
             "CASEGOLD_NOTIFIER_SMTP_PORT": str(sink.smtp_port),
         },
     )
+    followup = ServiceProcess(
+        "casegold_followup",
+        "CASEGOLD_FOLLOWUP_",
+        tmp_path,
+        {
+            "CASEGOLD_PG_DSN": pg_schema,
+            "CASEGOLD_POLICY_FILE": DEMO_POLICY,
+            "CASEGOLD_FOLLOWUP_GROUP_ID": f"demo-followup-{unique}",
+        },
+    )
+    await skip_topic_history(kafka_settings, f"demo-followup-{unique}", CASE_EVENTS)
     await skip_history(kafka_settings, worker.app_id)
     await skip_notifier_history(kafka_settings, f"demo-notifier-{unique}")
     worker.start()
     notifier.start()
+    followup.start(followup.env)
     try:
         await asyncio.to_thread(worker.wait_ready)
         await notifier.wait_ready()
+        await asyncio.to_thread(followup.wait_ready)
         options = Options(
             cases=4,
             rate=4.0,
             timeout=40.0,
-            skip=frozenset({"followup", "reporting"}),
+            skip=frozenset({"reporting"}),
             endpoints=Endpoints(
                 intake=intake.url,
+                followup=followup.url,
                 escalation=f"http://127.0.0.1:{worker.port}",
                 notifier=f"http://127.0.0.1:{notifier.port}",
                 sink=f"http://127.0.0.1:{sink.http_port}",
@@ -144,7 +157,8 @@ async def test_a_short_demo_opens_cases_escalates_and_the_sink_hears_of_it(
     finally:
         worker.stop(grace=20)
         await notifier.stop(grace=20)
-    logs = f"\n{worker.log_tail()}\n{notifier.log_tail()}"
+        followup.shutdown(20)
+    logs = f"\n{worker.log_tail()}\n{notifier.log_tail()}\n{followup.log_tail()}"
     assert result.failures == [], logs
     assert not result.timed_out, logs
     assert len(result.case_ids()) == 4
@@ -161,6 +175,8 @@ async def test_a_short_demo_opens_cases_escalates_and_the_sink_hears_of_it(
     assert any(n["channel"] == "email" for n in result.notices), logs
     assert any(n["channel"] == "slack" for n in result.notices), logs
     assert {n["case_id"] for n in result.notices} <= result.case_ids()
+    # Each case's revisit was leased from the real follow-up queue and answered.
+    assert all(t.revisit_answers == ["satisfied"] for t in result.tracked), logs
     assert isinstance(console.file, io.StringIO)
     summary = console.file.getvalue()
     print(summary)
