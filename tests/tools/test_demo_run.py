@@ -139,7 +139,8 @@ async def test_a_short_demo_opens_cases_escalates_and_the_sink_hears_of_it(
         options = Options(
             cases=4,
             rate=4.0,
-            timeout=40.0,
+            # Revisits come 10 s after the last resolution; the rest is margin for a loaded host.
+            timeout=50.0,
             skip=frozenset({"reporting"}),
             endpoints=Endpoints(
                 intake=intake.url,
@@ -158,7 +159,12 @@ async def test_a_short_demo_opens_cases_escalates_and_the_sink_hears_of_it(
         worker.stop(grace=20)
         await notifier.stop(grace=20)
         followup.shutdown(20)
-    logs = f"\n{worker.log_tail()}\n{notifier.log_tail()}\n{followup.log_tail()}"
+    answers = {t.plan.story: t.revisit_answers for t in result.tracked}
+    logs = (
+        f"revisits {answers}, {len(result.escalations)} escalations, {len(result.notices)} "
+        f"notices after {result.elapsed:.1f} s\n{worker.log_tail()}\n{notifier.log_tail()}\n"
+        f"{followup.log_tail()}"
+    )
     assert result.failures == [], logs
     assert not result.timed_out, logs
     assert len(result.case_ids()) == 4
