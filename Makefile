@@ -6,7 +6,7 @@ UV_VERSION := 0.13.9
 UV := .uv/bin/uv
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/.venv
 
-.PHONY: help venv up down status test lint unit bench demo clean
+.PHONY: help venv up down status test lint unit bench demo notices clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -41,6 +41,12 @@ unit: venv ## only the tests that need no server (fast)
 
 bench: venv ## the benchmarks of SPEC §8, each printing its figures
 	@deploy/stack.sh bench
+
+demo: venv ## realistic traffic against a running `make up` (policy deploy/policy/demo.yaml), then a summary
+	.venv/bin/python -m tools.demo $(DEMO_ARGS)
+
+notices: venv ## list the notices the local notice sink received
+	.venv/bin/python -m tools.notice_sink list
 
 clean: down ## stop everything and delete local state (broker data, logs, the database's tables)
 	deploy/postgres/reset.sh

@@ -25,6 +25,10 @@ log_dir=$CASEGOLD_VAR_DIR/log
 services=("intake 8081 casegold_intake.dev" "escalation 8082 casegold_escalation"
     "notifier 8085 casegold_notifier" "followup 8083 casegold_followup"
     "reporting 8084 casegold_reporting")
+# The local notice sink (docs/demo.md) catches what the dev policies send; not with real recipients.
+if [[ -z ${CASEGOLD_NOTIFIER_RECIPIENTS_FILE:-} && $(realpath "$CASEGOLD_POLICY_FILE") == "$root"/deploy/policy/* ]]; then
+    services=("sink 8180 tools.notice_sink" "${services[@]}")
+fi
 
 log() { printf '[stack] %s\n' "$*" >&2; }
 
@@ -84,7 +88,7 @@ lint() {
     .venv/bin/ruff check .
     .venv/bin/ruff format --check .
     local dirs=() dir
-    for dir in libs services tests bench; do
+    for dir in libs services tests bench tools; do
         [[ -n $(find "$dir" -name '*.py' -print -quit 2>/dev/null) ]] && dirs+=("$dir")
     done
     .venv/bin/mypy "${dirs[@]}"

@@ -1,0 +1,1 @@
+"""`python -m tools.demo`: realistic traffic against a running local stack, then a summary."""

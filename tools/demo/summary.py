@@ -1,0 +1,105 @@
+"""The closing summary of a run: what opened, what escalated, who was told, how revisits went."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from rich.console import Console
+from rich.table import Table
+
+from tools.demo.run import Result
+from tools.demo.stack import DEMO_POLICY, Api, Endpoints
+
+# Where Prometheus and Grafana listen when the operations kit runs them locally.
+PROMETHEUS_URL = "http://127.0.0.1:9090"
+GRAFANA_URL = "http://127.0.0.1:3000"
+
+
+def cases_table(result: Result, reporting: str) -> Table:
+    """One row per case: its story, priority, sensitivity and case page."""
+    table = Table(title=f"Cases opened ({len(result.case_ids())} of {len(result.tracked)})")
+    for column in ("story", "channel", "priority", "sensitive"):
+        table.add_column(column, overflow="fold")
+    # Whole on one line, so that it can be copied or clicked in the terminal.
+    table.add_column("case page", no_wrap=True, min_width=len(reporting) + 43)
+    for tracked in result.tracked:
+        reply = tracked.reply
+        page = f"{reporting}/cases/{tracked.case_id}" if tracked.case_id else "(not opened)"
+        table.add_row(
+            tracked.plan.story,
+            str(reply.get("channel", "-")),
+            str(reply.get("priority", "-")),
+            ", ".join(reply.get("sensitive_reasons") or []) or "-",
+            page,
+        )
+    return table
+
+
+def escalations_table(result: Result) -> Table:
+    """Escalations by tier and reason."""
+    counts = Counter((e.payload.step, e.payload.reason) for e in result.escalations)
+    table = Table(title=f"Escalations raised ({len(result.escalations)})")
+    for column in ("step", "reason", "count"):
+        table.add_column(column)
+    for (step, reason), count in sorted(counts.items()):
+        table.add_row(step, reason, str(count))
+    return table
+
+
+def told_table(result: Result) -> Table:
+    """Who was told: the sink's notices by channel and recipient."""
+    counts = Counter((n["channel"], n["recipient"]) for n in result.notices)
+    table = Table(title=f"Who was told: notices at the sink ({len(result.notices)})")
+    for column in ("channel", "recipient", "notices"):
+        table.add_column(column)
+    for (channel, recipient), count in sorted(counts.items()):
+        table.add_row(channel, recipient, str(count))
+    return table
+
+
+def revisits_table(result: Result) -> Table:
+    """Revisit outcomes recorded through the follow-up API."""
+    counts = Counter(answer for t in result.tracked for answer in t.revisit_answers)
+    table = Table(title=f"Revisit outcomes ({sum(counts.values())})")
+    table.add_column("outcome")
+    table.add_column("count")
+    for outcome, count in sorted(counts.items()):
+        table.add_row(outcome, str(count))
+    return table
+
+
+async def print_summary(result: Result, api: Api, endpoints: Endpoints, console: Console) -> None:
+    """Print every table, the problems seen, and the URLs worth opening."""
+    console.print(cases_table(result, endpoints.reporting))
+    if "escalation" not in result.skipped:
+        console.print(escalations_table(result))
+    if "sink" not in result.skipped:
+        console.print(told_table(result))
+        if result.escalations and not result.notices:
+            console.print(
+                "[yellow]Escalations fired but no notice reached the sink: the notifier's "
+                f"recipients do not point at it. Run the stack with "
+                f"CASEGOLD_POLICY_FILE={DEMO_POLICY}.[/yellow]"
+            )
+    if "followup" not in result.skipped:
+        console.print(revisits_table(result))
+    for failure in result.failures:
+        console.print(f"[red]refused:[/red] {failure}")
+    if result.timed_out:
+        console.print("[yellow]The time limit came first: the figures above are partial.[/]")
+    console.print(f"Finished in {result.elapsed:.0f} s. Open:")
+    reporting = endpoints.reporting
+    shown = {t.plan.story: t.case_id for t in result.tracked if t.case_id}
+    for story, case_id in list(shown.items())[:5]:
+        console.print(f"  {reporting}/cases/{case_id}  ({story})")
+    links = [
+        (f"{reporting}/reports/weekly", "weekly manager report"),
+        (f"{endpoints.sink}/", "notices received (the sink's page)"),
+        (PROMETHEUS_URL, "Prometheus"),
+        (GRAFANA_URL, "Grafana"),
+    ]
+    for url, what in links:
+        if await api.answers(url):
+            console.print(f"  {url}  ({what})")
+        else:
+            console.print(f"  [dim]{url}  ({what}: not answering)[/dim]")

@@ -1,0 +1,1 @@
+"""The local notice sink: a webhook receiver and an SMTP server that keep what arrives."""
