@@ -9,6 +9,7 @@ failure cannot abort, roll back or hold up another's row (decision 0024).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Final, Generic, TypeVar
 
@@ -45,7 +46,10 @@ async def release(pool: asyncpg.Pool, connection: Any, timeout: float) -> None:
             await pool.release(connection)
     except Exception as error:
         log.warning("connection release failed", error=type(error).__name__)
-        connection.terminate()
+        # The release goes on (the pool shields it); a proxy it already took back refuses
+        # terminate(), and that must not fail a request whose answer is already decided.
+        with contextlib.suppress(asyncpg.InterfaceError):
+            connection.terminate()
 
 
 class Bounded:
