@@ -33,12 +33,12 @@ class ReleasedConnection:
 
 async def test_a_release_past_its_deadline_returns_without_raising() -> None:
     pool = SlowPool(seconds=0.05)
-    await release(pool, ReleasedConnection(), timeout=0.01)  # type: ignore[arg-type]
+    await release(pool, ReleasedConnection(), timeout=0.01)
     assert not pool.released.is_set()
 
 
 @pytest.mark.parametrize("seconds", [0.0, 0.001])
 async def test_a_release_in_time_gives_the_connection_back(seconds: float) -> None:
     pool = SlowPool(seconds=seconds)
-    await release(pool, ReleasedConnection(), timeout=1.0)  # type: ignore[arg-type]
+    await release(pool, ReleasedConnection(), timeout=1.0)
     assert pool.released.is_set()
