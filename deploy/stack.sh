@@ -127,11 +127,15 @@ EOF
     local entry name port module
     for entry in "${services[@]}"; do
         read -r name port module <<<"$entry"
+        if [[ $name == sink ]]; then
+            printf '  %-11s http://127.0.0.1:%s  (notices received; SMTP on 127.0.0.1:8025; make notices)\n' "$name" "$port"
+            continue
+        fi
         local docs=""
         [[ $name != escalation ]] && docs="docs /docs, "
         printf '  %-11s http://127.0.0.1:%s  (%sready /readyz, metrics /metrics)\n' "$name" "$port" "$docs"
     done
-    ((${#services[@]})) || echo "  (no services yet: only the broker and the database run)"
+    echo "  case page   http://127.0.0.1:8084/cases/<case id>  (the link every notice carries)"
     echo "Stop with: make down"
 }
 
