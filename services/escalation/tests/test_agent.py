@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from pathlib import Path
 from uuid import UUID, uuid4
 
@@ -14,6 +14,7 @@ from casegold_contracts.builders import DEFAULT_TIME, make_case_opened, make_eve
 from casegold_escalation.adapters.policies import PolicyStore
 from casegold_escalation.app import Worker
 from casegold_escalation.processor import Message
+from casegold_escalation.records import CustomerCase
 from casegold_escalation.settings import EscalationSettings
 from casegold_escalation.wiring import build_worker
 from casegold_platform.settings import KafkaSettings
@@ -89,3 +90,34 @@ async def test_a_sensitive_case_escalates_at_once_and_a_replay_sends_nothing_new
     assert {e.payload.audience for e in tier_2} == {"department_manager", "pr_legal"}
     assert len(tier_2) == 2, "the replayed case_opened sent nothing again"
     assert escalation_worker.cases.get(str(case_id).encode()) is not None
+
+
+async def test_an_agent_failing_on_every_message_makes_the_worker_unready(
+    worker: tuple[Worker, list[Message]],
+) -> None:
+    escalation_worker, _ = worker
+
+    async def broken(messages: Sequence[Message], wait_all: bool = False) -> None:
+        raise RuntimeError("changelog topic has 0 partitions")
+
+    good = escalation_worker.send
+    escalation_worker.send = broken
+    agent = escalation_worker.app.agents["customers"]
+    phone = "+8613900000000"
+    async with agent.test_context() as context:
+        # The first case of a customer sends nothing; each later one sends its detection.
+        for opened_us in range(4):
+            case = CustomerCase(phone, uuid4(), opened_us)
+            await context.put(case.encode(), key=phone.encode())
+        await until(lambda: escalation_worker.checks()["agents"] is False)
+        escalation_worker.send = good
+        await context.put(CustomerCase(phone, uuid4(), 5).encode(), key=phone.encode())
+        await until(lambda: escalation_worker.checks()["agents"] is True)
+
+
+async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Poll a condition the agent makes true, failing at the deadline."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "condition never became true"
+        await asyncio.sleep(0.01)

@@ -41,11 +41,13 @@ async def cases_agent(worker: Worker, stream: faust.StreamT[bytes]) -> AsyncIter
                 await apply_tick(worker, message.partition, key, message.value)
             else:
                 await apply_event(worker, message.partition, key, message.value)
+            worker.outcome("cases", ok=True)
         except asyncio.CancelledError:
             raise
         except Exception:
             # A poison message must not stop the partition: count it, log it, move on.
             metrics.FAILURES.labels("cases").inc()
+            worker.outcome("cases", ok=False)
             log.exception("case message failed", topic=message.topic, offset=message.offset)
         yield None
 
@@ -124,10 +126,12 @@ async def customers_agent(worker: Worker, stream: faust.StreamT[bytes]) -> Async
         try:
             if key is not None and value is not None:
                 await count_case(worker, key, CustomerCase.decode(value))
+            worker.outcome("customers", ok=True)
         except asyncio.CancelledError:
             raise
         except Exception:
             metrics.FAILURES.labels("customers").inc()
+            worker.outcome("customers", ok=False)
             log.exception("customer message failed", offset=event.message.offset)
         yield None
 

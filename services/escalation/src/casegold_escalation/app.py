@@ -30,6 +30,9 @@ FAUST_TUNING: dict[str, Any] = {
     "broker_commit_interval": 1.0,
 }
 
+# This many failed messages in a row, with no success between them, make an agent "failing".
+FAILING_STREAK = 3
+
 
 def make_app(settings: EscalationSettings, kafka: KafkaSettings) -> faust.App:
     """The Faust app of one worker (RocksDB tables, at-least-once, HTTP views on its port)."""
@@ -89,6 +92,18 @@ class Worker:
     # same partitions come back (another worker may have changed those cases meanwhile).
     revoked_since_sync: set[int] = field(default_factory=set)
     ready: bool = False
+    # Consecutive failed messages per agent: an agent that fails on every message (a missing
+    # changelog, a broken dependency) makes the worker unready instead of silently skipping.
+    failing: dict[str, int] = field(default_factory=dict)
+
+    def outcome(self, stage: str, ok: bool) -> None:
+        """Note how an agent's last message went."""
+        self.failing[stage] = 0 if ok else self.failing.get(stage, 0) + 1
+
+    def checks(self) -> dict[str, bool]:
+        """What /readyz answers: Kafka assigned, tables recovered, no agent failing throughout."""
+        agents_ok = all(streak < FAILING_STREAK for streak in self.failing.values())
+        return {"kafka": not self.app.rebalancing, "tables": self.ready, "agents": agents_ok}
 
     def assigned_partitions(self) -> set[int]:
         """The case-events partitions this worker owns now."""

@@ -11,6 +11,7 @@ from casegold_escalation import agents, timers
 from casegold_escalation.adapters.policies import PolicyStore
 from casegold_escalation.adapters.producer import FaustSender
 from casegold_escalation.adapters.recent import RecentlySent
+from casegold_escalation.adapters.topics import ensure_led_topics
 from casegold_escalation.app import Worker, make_app, make_table
 from casegold_escalation.processor import CaseProcessor
 from casegold_escalation.settings import EscalationSettings
@@ -19,23 +20,34 @@ from casegold_platform import kafka as kafka_admin
 from casegold_platform.clock import Clock, utc_now
 from casegold_platform.kafka import TopicSpec
 from casegold_platform.settings import KafkaSettings
+from casegold_platform.topics import platform_topics
+
+# The worker's tables; Faust names each one's changelog topic `<app id>-<table>-changelog`.
+TABLES = ("cases", "customer-cases")
 
 
 def internal_topics(settings: EscalationSettings, kafka: KafkaSettings) -> list[TopicSpec]:
-    """The worker's own topics: ticks and customers co-partitioned with the case events."""
+    """The worker's own topics: ticks, customers and changelogs co-partitioned with the events."""
     short = (("retention.ms", str(7 * 24 * 3600 * 1000)),)
     compact = (("cleanup.policy", "compact"),)
+    n, replicas = kafka.partitions, kafka.replication_factor
     return [
-        TopicSpec(settings.ticks_topic, kafka.partitions, kafka.replication_factor, short),
-        TopicSpec(settings.customers_topic, kafka.partitions, kafka.replication_factor, short),
-        TopicSpec(settings.policies_topic, 1, kafka.replication_factor, compact),
+        TopicSpec(settings.ticks_topic, n, replicas, short),
+        TopicSpec(settings.customers_topic, n, replicas, short),
+        TopicSpec(settings.policies_topic, 1, replicas, compact),
+        *(TopicSpec(f"{settings.app_id}-{t}-changelog", n, replicas, compact) for t in TABLES),
     ]
 
 
+def needed_topics(settings: EscalationSettings, kafka: KafkaSettings) -> list[TopicSpec]:
+    """Every topic the worker reads or writes."""
+    return [*platform_topics(kafka), *internal_topics(settings, kafka)]
+
+
 async def prepare(settings: EscalationSettings, kafka: KafkaSettings, store: PolicyStore) -> None:
-    """Topics exist, the current policy is published, and every older version is known."""
+    """Topics exist and are led, the current policy is published, every older version known."""
     await kafka_admin.wait_for_broker(kafka.bootstrap, timeout=60)
-    await kafka_admin.ensure_topics(kafka.bootstrap, internal_topics(settings, kafka))
+    await ensure_led_topics(kafka.bootstrap, needed_topics(settings, kafka), timeout=60)
     await store.publish_current()
     await store.refresh()
 
@@ -56,8 +68,8 @@ def build_worker(
         app=app,
         source=app.topic(CASE_EVENTS, settings.ticks_topic, partitions=partitions),
         customer_source=app.topic(settings.customers_topic, partitions=partitions),
-        cases=make_table(app, "cases", settings, partitions),
-        customer_cases=make_table(app, "customer-cases", settings, partitions),
+        cases=make_table(app, TABLES[0], settings, partitions),
+        customer_cases=make_table(app, TABLES[1], settings, partitions),
         processor=CaseProcessor(policies.registry, settings.customers_topic),
         send=FaustSender(app),
         recent=RecentlySent(kafka, settings.resend_guard_seconds),
