@@ -11,11 +11,13 @@ import pytest
 
 from casegold_contracts import ESCALATIONS, EscalationRaised, dump, parse
 from casegold_contracts.builders import DEFAULT_TIME, make_case_opened, make_event
+from casegold_escalation import metrics
 from casegold_escalation.adapters.policies import PolicyStore
 from casegold_escalation.app import Worker
 from casegold_escalation.processor import Message
-from casegold_escalation.records import CustomerCase
+from casegold_escalation.records import CustomerCase, Tick
 from casegold_escalation.settings import EscalationSettings
+from casegold_escalation.timers import tick_messages
 from casegold_escalation.wiring import build_worker
 from casegold_platform.settings import KafkaSettings
 from casegold_sla import load_policy
@@ -121,3 +123,43 @@ async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
     while not condition():
         assert asyncio.get_running_loop().time() < deadline, "condition never became true"
         await asyncio.sleep(0.01)
+
+
+def rejected(reason: str) -> float:
+    value = metrics.REGISTRY.get_sample_value("casegold_events_rejected_total", {"reason": reason})
+    return value or 0.0
+
+
+async def test_a_record_whose_key_is_not_its_case_id_is_counted_and_skipped(
+    worker: tuple[Worker, list[Message]],
+) -> None:
+    escalation_worker, sent = worker
+    real, other = uuid4(), uuid4()
+    opened = make_case_opened(case_id=real, at=DEFAULT_TIME, sensitive=True)
+    before = rejected("bad_key"), rejected("key_mismatch")
+    agent = escalation_worker.app.agents["cases"]
+    async with agent.test_context() as context:
+        await context.put(dump(opened), key=b"not-a-uuid")
+        await context.put(dump(opened), key=str(other).encode())
+        await context.put(dump(opened), key=str(real).upper().encode())
+        await context.put(dump(opened), key=str(real).encode())
+        await until(lambda: escalation_worker.cases.get(str(real).encode()) is not None)
+    assert (rejected("bad_key"), rejected("key_mismatch")) == (before[0] + 2, before[1] + 1)
+    for bad in (b"not-a-uuid", str(other).encode(), str(real).upper().encode()):
+        assert escalation_worker.cases.get(bad) is None
+    # Only the correctly keyed copy escalated: each notice once.
+    notices = [(e.payload.escalation_id, e.payload.audience) for e in escalations(sent)]
+    assert notices and len(notices) == len(set(notices))
+
+
+def test_a_key_that_is_no_case_id_in_the_due_index_never_fails_its_tick_batch(
+    worker: tuple[Worker, list[Message]],
+) -> None:
+    escalation_worker, _ = worker
+    good = str(uuid4()).encode()
+    escalation_worker.index.schedule(0, b"not-a-uuid", 10)
+    escalation_worker.index.schedule(0, good, 10)
+    due = escalation_worker.index.pop_due(20, 100, 5)
+    ticks = tick_messages(escalation_worker, due)
+    assert [(t.key, Tick.decode(t.value).due_us) for t in ticks] == [(good, 10)]
+    assert escalation_worker.index.due_of(b"not-a-uuid") is None

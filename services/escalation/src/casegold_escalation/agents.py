@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from uuid import UUID
 
 import faust
 import structlog
@@ -62,6 +63,12 @@ async def apply_event(worker: Worker, partition: int, key: bytes, value: bytes) 
     if isinstance(parsed, EscalationRaised):
         metrics.UNDECODABLE.labels("wrong_topic").inc()
         return
+    reason = key_problem(key, parsed.case_id)
+    if reason is not None:
+        # Stored under a key that is not its case id, it would be a case no tick can name.
+        metrics.REJECTED.labels(reason).inc()
+        log.warning("case event refused at the door", reason=reason, event_id=str(parsed.event_id))
+        return
     # Decide at the event's own time: while a backlog is replayed, a step must not fire
     # because of how late the worker reads, only because the case really ran late.
     stored = worker.cases.get(key)
@@ -78,10 +85,26 @@ async def apply_event(worker: Worker, partition: int, key: bytes, value: bytes) 
 
 async def apply_tick(worker: Worker, partition: int, key: bytes, value: bytes) -> None:
     """Fire what is due now for the ticked case."""
-    Tick.decode(value)  # a malformed tick raises here and is counted as a failure
+    tick = Tick.decode(value)  # a malformed tick raises here and is counted as a failure
+    reason = key_problem(key, tick.case_id)
+    if reason is not None:
+        metrics.REJECTED.labels(reason).inc()
+        return
     stored = worker.cases.get(key)
     update = await _with_policies(worker, lambda: worker.processor.on_tick(stored, worker.clock()))
     await commit(worker, partition, key, stored, update)
+
+
+def key_problem(key: bytes, case_id: UUID) -> str | None:
+    """Why a record's key cannot stand for its case (None when it is the case id's text)."""
+    if key == str(case_id).encode("ascii"):
+        return None
+    try:
+        canonical = str(UUID(key.decode("ascii"))).encode("ascii") == key
+    except ValueError:  # UnicodeDecodeError is a ValueError too
+        canonical = False
+    # Only the canonical text is a case key: tables, ticks and the index compare bytes.
+    return "key_mismatch" if canonical else "bad_key"
 
 
 async def _with_policies(worker: Worker, step: Callable[[], CaseUpdate]) -> CaseUpdate:

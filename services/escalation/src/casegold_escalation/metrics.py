@@ -32,7 +32,7 @@ EVENTS = Counter(
 )
 REJECTED = Counter(
     "casegold_events_rejected_total",
-    "Commands the state machine refused, by reason.",
+    "Commands the state machine refused, and records refused at the door (bad_key, key_mismatch).",
     ["reason"],
     registry=REGISTRY,
 )

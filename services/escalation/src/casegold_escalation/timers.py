@@ -54,12 +54,7 @@ async def tick_once(worker: Worker) -> int:
         due = worker.index.pop_due(now_us, settings.tick_batch, retry)
         if not due:
             break
-        await worker.send(
-            [
-                Message(settings.ticks_topic, key, Tick(_uuid(key), due_us).encode())
-                for _, key, due_us in due
-            ]
-        )
+        await worker.send(tick_messages(worker, due))
         sent += len(due)
         metrics.TICKS.inc(len(due))
         metrics.TIMERS_PENDING.set(sent)
@@ -114,5 +109,16 @@ async def on_partitions_revoked(
     worker.revoked_since_sync.update(tp.partition for tp in revoked if tp.topic == CASE_EVENTS)
 
 
-def _uuid(key: bytes) -> UUID:
-    return UUID(key.decode("ascii"))
+def tick_messages(worker: Worker, due: list[tuple[int, bytes, int]]) -> list[Message]:
+    """Ticks of due (partition, key, due) entries; a key that is no case id is dropped alone."""
+    messages = []
+    for partition, key, due_us in due:
+        try:
+            case_id = UUID(key.decode("ascii"))
+        except ValueError:
+            # Stored before keys were checked at the door: it must not fail its batch-mates.
+            metrics.FAILURES.labels("timer_key").inc()
+            worker.index.schedule(partition, key, None)
+            continue
+        messages.append(Message(worker.settings.ticks_topic, key, Tick(case_id, due_us).encode()))
+    return messages
