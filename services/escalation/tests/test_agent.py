@@ -8,6 +8,7 @@ from pathlib import Path
 from uuid import UUID, uuid4
 
 import pytest
+from aiokafka.errors import KafkaTimeoutError
 
 from casegold_contracts import ESCALATIONS, EscalationRaised, dump, parse
 from casegold_contracts.builders import DEFAULT_TIME, make_case_opened, make_event
@@ -107,14 +108,16 @@ async def test_an_agent_failing_on_every_message_makes_the_worker_unready(
     agent = escalation_worker.app.agents["customers"]
     phone = "+8613900000000"
     async with agent.test_context() as context:
-        # The first case of a customer sends nothing; each later one sends its detection.
-        for opened_us in range(4):
-            case = CustomerCase(phone, uuid4(), opened_us)
-            await context.put(case.encode(), key=phone.encode())
+        # The first case of a customer sends nothing; the second sends its detection, and
+        # fails on it again and again while the dependency is broken.
+        await context.put(CustomerCase(phone, uuid4(), 1).encode(), key=phone.encode())
+        second = CustomerCase(phone, uuid4(), 2).encode()
+        # put() returns once the agent is done with the record: here, only after it recovers.
+        pending = asyncio.create_task(context.put(second, key=phone.encode()))
         await until(lambda: escalation_worker.checks()["agents"] is False)
         escalation_worker.send = good
-        await context.put(CustomerCase(phone, uuid4(), 5).encode(), key=phone.encode())
         await until(lambda: escalation_worker.checks()["agents"] is True)
+        await pending
 
 
 async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
@@ -163,3 +166,61 @@ def test_a_key_that_is_no_case_id_in_the_due_index_never_fails_its_tick_batch(
     ticks = tick_messages(escalation_worker, due)
     assert [(t.key, Tick.decode(t.value).due_us) for t in ticks] == [(good, 10)]
     assert escalation_worker.index.due_of(b"not-a-uuid") is None
+
+
+def sample(name: str, **labels: str) -> float:
+    return metrics.REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def test_a_send_the_broker_does_not_acknowledge_is_retried_not_skipped(
+    worker: tuple[Worker, list[Message]],
+) -> None:
+    escalation_worker, sent = worker
+    captured = escalation_worker.send
+    failures = [KafkaTimeoutError(), KafkaTimeoutError()]
+
+    async def flaky(messages: Sequence[Message], wait_all: bool = False) -> None:
+        if failures:
+            raise failures.pop()
+        await captured(messages, wait_all)
+
+    escalation_worker.send = flaky
+    case_id = uuid4()
+    opened = make_case_opened(case_id=case_id, at=DEFAULT_TIME, sensitive=True)
+    skipped = sample("casegold_escalation_failures_total", stage="cases")
+    retried = sample("casegold_escalation_retries_total", stage="cases")
+    agent = escalation_worker.app.agents["cases"]
+    async with agent.test_context() as context:
+        await context.put(dump(opened), key=str(case_id).encode())
+        await until(lambda: escalation_worker.cases.get(str(case_id).encode()) is not None)
+    assert failures == []
+    assert sample("casegold_escalation_retries_total", stage="cases") == retried + 2
+    assert sample("casegold_escalation_failures_total", stage="cases") == skipped
+    tier_2 = [e for e in escalations(sent) if e.payload.step == "tier_2"]
+    assert len(tier_2) == 2, "the immediate tier 2 reached both audiences once"
+
+
+async def test_a_resend_guard_that_cannot_read_is_retried_not_skipped(
+    worker: tuple[Worker, list[Message]],
+) -> None:
+    escalation_worker, sent = worker
+
+    class Unreadable(NothingSentBefore):
+        reads = 0
+
+        def loaded(self, partition: int) -> bool:
+            return self.reads > 1
+
+        async def load_many(self, partitions: Iterable[int]) -> None:
+            self.reads += 1
+            if self.reads == 1:
+                raise ConnectionError("broker away")
+
+    escalation_worker.recent = Unreadable()
+    case_id = uuid4()
+    opened = make_case_opened(case_id=case_id, at=DEFAULT_TIME, sensitive=True)
+    agent = escalation_worker.app.agents["cases"]
+    async with agent.test_context() as context:
+        await context.put(dump(opened), key=str(case_id).encode())
+        await until(lambda: escalation_worker.cases.get(str(case_id).encode()) is not None)
+    assert len([e for e in escalations(sent) if e.payload.step == "tier_2"]) == 2

@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-import asyncio
+import functools
 from collections.abc import AsyncIterator, Callable
 from uuid import UUID
 
@@ -21,6 +21,7 @@ import structlog
 from casegold_contracts import EscalationRaised, Undecodable, parse
 from casegold_escalation import metrics
 from casegold_escalation.app import Worker
+from casegold_escalation.guard import guarded
 from casegold_escalation.processor import CaseUpdate, count_customer_case
 from casegold_escalation.records import CustomerCase, Tick
 from casegold_sla import StateFormatError
@@ -37,19 +38,12 @@ async def cases_agent(worker: Worker, stream: faust.StreamT[bytes]) -> AsyncIter
         if key is None or message.value is None:
             metrics.UNDECODABLE.labels("no_key_or_value").inc()
             continue
-        try:
-            if message.topic == ticks_topic:
-                await apply_tick(worker, message.partition, key, message.value)
-            else:
-                await apply_event(worker, message.partition, key, message.value)
-            worker.outcome("cases", ok=True)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            # A poison message must not stop the partition: count it, log it, move on.
-            metrics.FAILURES.labels("cases").inc()
-            worker.outcome("cases", ok=False)
-            log.exception("case message failed", topic=message.topic, offset=message.offset)
+        topic, partition, value = message.topic, message.partition, message.value
+        if topic == ticks_topic:
+            step = functools.partial(apply_tick, worker, partition, key, value)
+        else:
+            step = functools.partial(apply_event, worker, partition, key, value)
+        await guarded(worker, "cases", step, topic=topic, offset=message.offset)
         yield None
 
 
@@ -146,21 +140,19 @@ async def customers_agent(worker: Worker, stream: faust.StreamT[bytes]) -> Async
     """Count each customer's cases and report repeat complainants."""
     async for event in stream.events():
         key, value = event.message.key, event.message.value
-        try:
-            if key is not None and value is not None:
-                await count_case(worker, key, CustomerCase.decode(value))
-            worker.outcome("customers", ok=True)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            metrics.FAILURES.labels("customers").inc()
-            worker.outcome("customers", ok=False)
-            log.exception("customer message failed", offset=event.message.offset)
+        if key is not None and value is not None:
+            await guarded(
+                worker,
+                "customers",
+                functools.partial(count_case, worker, key, value),
+                offset=event.message.offset,
+            )
         yield None
 
 
-async def count_case(worker: Worker, key: bytes, case: CustomerCase) -> None:
+async def count_case(worker: Worker, key: bytes, value: bytes) -> None:
     """Count one case of a customer; the detection is acknowledged before the record is stored."""
+    case = CustomerCase.decode(value)
     rule = worker.policies.registry.current.repeat_rule
     record, message = count_customer_case(
         worker.customer_cases.get(key), case, rule, worker.clock()

@@ -48,6 +48,12 @@ FAILURES = Counter(
     ["stage"],
     registry=REGISTRY,
 )
+RETRIES = Counter(
+    "casegold_escalation_retries_total",
+    "Message attempts retried because a dependency (broker, policies topic) failed, by stage.",
+    ["stage"],
+    registry=REGISTRY,
+)
 TICKS = Counter(
     "casegold_escalation_ticks_total", "Ticks sent by the timer loop.", registry=REGISTRY
 )

@@ -25,6 +25,12 @@ class EscalationSettings(BaseSettings):
     tick_interval: float = Field(0.1, gt=0, le=10, description="seconds between due-index scans")
     tick_batch: int = Field(2000, ge=1, le=100_000, description="most ticks sent per scan")
     tick_retry: float = Field(5.0, gt=0, le=3600, description="re-tick a case after this many s")
+    retry_budget: float = Field(
+        120.0,
+        gt=0,
+        le=3600,
+        description="seconds a message is retried while a dependency fails before the worker stops",
+    )
     rocksdb_write_buffer_mb: int = Field(8, ge=1, le=1024)
     rocksdb_block_cache_mb: int = Field(16, ge=1, le=4096)
     resend_guard_seconds: float = Field(
