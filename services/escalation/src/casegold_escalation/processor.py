@@ -32,7 +32,7 @@ from casegold_contracts import (
     new_event,
 )
 from casegold_escalation.context import CaseContext
-from casegold_escalation.records import CustomerCase, decode_case, encode_case
+from casegold_escalation.records import CustomerCase, decode_case, encode_case, next_check_of
 from casegold_sla import (
     CaseState,
     Decision,
@@ -94,9 +94,10 @@ class CaseProcessor:
             return CaseUpdate(stored, None)
         result = evolve(state, event, self.registry.current)
         if isinstance(result, Rejection):
-            update = CaseUpdate(stored, None, rejection=result)
-            if state is not None:
-                update.next_check_us = decide(state, now).next_check_us
+            # A refusal changes nothing: the stored record and its next check stay as they
+            # were, so what is due fires on its own tick, at the instant it always would have.
+            update = CaseUpdate(stored, None if stored is None else next_check_of(stored))
+            update.rejection = result
             if not isinstance(event, _OWN_EVENTS):
                 update.messages.append(_rejection(event, result, now))
             return update
