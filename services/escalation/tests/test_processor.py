@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from uuid import uuid4
 
@@ -12,11 +12,12 @@ from casegold_contracts import (
     ESCALATIONS,
     CommandRejected,
     EscalationRaised,
+    Event,
     RepeatComplainantDetected,
     parse,
 )
 from casegold_contracts.builders import DEFAULT_TIME, make_case_opened, make_event
-from casegold_escalation.processor import CaseProcessor, CaseUpdate, count_customer_case
+from casegold_escalation.processor import CaseProcessor, CaseUpdate, Topics, count_customer_case
 from casegold_escalation.records import CustomerCase, next_check_of
 from casegold_sla import PolicyRegistry, load_policy
 from tests.support import repo_root
@@ -28,7 +29,7 @@ CUSTOMERS_TOPIC = "test.customers"
 @pytest.fixture
 def processor() -> CaseProcessor:
     policy = load_policy(Path(repo_root(), "deploy", "policy", "fast.yaml"))
-    return CaseProcessor(PolicyRegistry(policy), CUSTOMERS_TOPIC)
+    return CaseProcessor(PolicyRegistry(policy), Topics(CUSTOMERS_TOPIC))
 
 
 def fired(outcome: CaseUpdate) -> list[EscalationRaised]:
@@ -181,3 +182,37 @@ def test_a_customer_s_second_case_within_the_window_repeats_and_a_replay_counts_
     # A case 31 days after the first one is outside the window.
     late = CustomerCase("k" * 64, uuid4(), opened_us + 31 * 86_400_000_000)
     assert count_customer_case(record, late, rule, T0)[1] is None
+
+
+def test_any_redelivery_since_the_last_commit_is_a_no_op_not_only_the_last_four_events(
+    processor: CaseProcessor,
+) -> None:
+    case_id = uuid4()
+
+    def at(seconds: float) -> datetime:
+        return T0 + timedelta(seconds=seconds)
+
+    events: list[Event] = [
+        make_case_opened(case_id=case_id, at=T0, priority="P2"),
+        make_event("customer_awaited", case_id=case_id, at=at(0.5)),
+        make_event("case_resumed", case_id=case_id, at=at(1)),
+        *(make_event("note_added", case_id=case_id, at=at(1 + n / 10)) for n in range(1, 5)),
+        make_event(
+            "callback_promised",
+            case_id=case_id,
+            at=at(2),
+            promise_id="p-1",
+            due_at=at(30),
+        ),
+        make_event("promise_kept", case_id=case_id, at=at(2.5), promise_id="p-1"),
+        *(make_event("note_added", case_id=case_id, at=at(3 + n / 10)) for n in range(1, 5)),
+    ]
+    record = None
+    for offset, event in enumerate(events):
+        record = processor.on_event(record, event, event.occurred_at, offset).stored
+    assert record is not None
+    # After a crash, everything since the last committed offset comes back, in order.
+    for offset in (1, 7):
+        again = processor.on_event(record, events[offset], at(5), offset)
+        assert again.stored == record, f"offset {offset} applied again"
+        assert again.next_check_us == next_check_of(record) and again.messages == []

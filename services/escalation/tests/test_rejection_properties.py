@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from casegold_contracts import ESCALATIONS, EscalationRaised, Event, parse
 from casegold_contracts.builders import DEFAULT_TIME, make_case_opened, make_event
-from casegold_escalation.processor import CaseProcessor, CaseUpdate
+from casegold_escalation.processor import CaseProcessor, CaseUpdate, Topics
 from casegold_sla import PolicyRegistry, load_policy, to_us
 from tests.support import repo_root
 
@@ -21,7 +21,8 @@ HORIZON = T0 + timedelta(seconds=90)
 # The timer sends a case's tick this long after it falls due; a command may land in between.
 TIMER_LAG = timedelta(milliseconds=400)
 PROCESSOR = CaseProcessor(
-    PolicyRegistry(load_policy(Path(repo_root(), "deploy", "policy", "fast.yaml"))), "customers"
+    PolicyRegistry(load_policy(Path(repo_root(), "deploy", "policy", "fast.yaml"))),
+    Topics("customers"),
 )
 ACCEPTED = ("note_added", "customer_awaited", "case_resumed", "case_acknowledged", "case_assigned")
 

@@ -42,12 +42,14 @@ async def cases_agent(worker: Worker, stream: faust.StreamT[bytes]) -> AsyncIter
         if topic == ticks_topic:
             step = functools.partial(apply_tick, worker, partition, key, value)
         else:
-            step = functools.partial(apply_event, worker, partition, key, value)
+            step = functools.partial(apply_event, worker, partition, key, value, message.offset)
         await guarded(worker, "cases", step, topic=topic, offset=message.offset)
         yield None
 
 
-async def apply_event(worker: Worker, partition: int, key: bytes, value: bytes) -> None:
+async def apply_event(
+    worker: Worker, partition: int, key: bytes, value: bytes, offset: int | None = None
+) -> None:
     """Decode a case event, apply it and fire what is due at the event's own time."""
     parsed = parse(value)
     if isinstance(parsed, Undecodable):
@@ -67,7 +69,7 @@ async def apply_event(worker: Worker, partition: int, key: bytes, value: bytes) 
     # because of how late the worker reads, only because the case really ran late.
     stored = worker.cases.get(key)
     update = await _with_policies(
-        worker, lambda: worker.processor.on_event(stored, parsed, parsed.occurred_at)
+        worker, lambda: worker.processor.on_event(stored, parsed, parsed.occurred_at, offset)
     )
     if update.rejection is not None:
         metrics.REJECTED.labels(update.rejection.reason).inc()
@@ -155,7 +157,11 @@ async def count_case(worker: Worker, key: bytes, value: bytes) -> None:
     case = CustomerCase.decode(value)
     rule = worker.policies.registry.current.repeat_rule
     record, message = count_customer_case(
-        worker.customer_cases.get(key), case, rule, worker.clock()
+        worker.customer_cases.get(key),
+        case,
+        rule,
+        worker.clock(),
+        worker.settings.case_events_topic,
     )
     if message is not None:
         # Awaited: the customer's record below must never be stored without it.

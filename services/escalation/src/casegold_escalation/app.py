@@ -7,7 +7,6 @@ from typing import Any
 
 import faust
 
-from casegold_contracts import CASE_EVENTS
 from casegold_escalation.adapters.policies import PolicyStore
 from casegold_escalation.due_index import DueIndex
 from casegold_escalation.ports import ResendGuard, Sender
@@ -108,4 +107,4 @@ class Worker:
     def assigned_partitions(self) -> set[int]:
         """The case-events partitions this worker owns now."""
         actives = self.app.assignor.assigned_actives()
-        return {tp.partition for tp in actives if tp.topic == CASE_EVENTS}
+        return {tp.partition for tp in actives if tp.topic == self.settings.case_events_topic}

@@ -11,7 +11,6 @@ from uuid import UUID
 
 import structlog
 
-from casegold_contracts import CASE_EVENTS
 from casegold_escalation import metrics
 from casegold_escalation.app import Worker
 from casegold_escalation.processor import Message
@@ -106,7 +105,8 @@ async def on_partitions_revoked(
     """Faust's signal: the index of revoked partitions is stale until the next sync."""
     revoked: set[Any] = args[0] if args else set()
     worker.ready = False
-    worker.revoked_since_sync.update(tp.partition for tp in revoked if tp.topic == CASE_EVENTS)
+    source = worker.settings.case_events_topic
+    worker.revoked_since_sync.update(tp.partition for tp in revoked if tp.topic == source)
 
 
 def tick_messages(worker: Worker, due: list[tuple[int, bytes, int]]) -> list[Message]:

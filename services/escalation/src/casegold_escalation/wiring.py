@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
-from casegold_contracts import CASE_EVENTS
+from casegold_contracts import CASE_EVENTS, ESCALATIONS
 from casegold_escalation import agents, timers
 from casegold_escalation.adapters.policies import PolicyStore
 from casegold_escalation.adapters.producer import FaustSender
 from casegold_escalation.adapters.recent import RecentlySent
 from casegold_escalation.adapters.topics import ensure_led_topics
 from casegold_escalation.app import Worker, make_app, make_table
-from casegold_escalation.processor import CaseProcessor
+from casegold_escalation.processor import CaseProcessor, Topics
 from casegold_escalation.settings import EscalationSettings
 from casegold_escalation.views import install_views
 from casegold_platform import kafka as kafka_admin
@@ -39,9 +40,23 @@ def internal_topics(settings: EscalationSettings, kafka: KafkaSettings) -> list[
     ]
 
 
+def topics_of(settings: EscalationSettings) -> Topics:
+    """Where the processor's records go."""
+    return Topics(
+        customers=settings.customers_topic,
+        case_events=settings.case_events_topic,
+        escalations=settings.escalations_topic,
+    )
+
+
 def needed_topics(settings: EscalationSettings, kafka: KafkaSettings) -> list[TopicSpec]:
     """Every topic the worker reads or writes."""
-    return [*platform_topics(kafka), *internal_topics(settings, kafka)]
+    contract = {s.name: s for s in platform_topics(kafka)}
+    own = [
+        replace(contract[CASE_EVENTS], name=settings.case_events_topic),
+        replace(contract[ESCALATIONS], name=settings.escalations_topic),
+    ]
+    return [*own, *internal_topics(settings, kafka)]
 
 
 async def prepare(settings: EscalationSettings, kafka: KafkaSettings, store: PolicyStore) -> None:
@@ -66,13 +81,13 @@ def build_worker(
         policies=policies,
         clock=clock,
         app=app,
-        source=app.topic(CASE_EVENTS, settings.ticks_topic, partitions=partitions),
+        source=app.topic(settings.case_events_topic, settings.ticks_topic, partitions=partitions),
         customer_source=app.topic(settings.customers_topic, partitions=partitions),
         cases=make_table(app, TABLES[0], settings, partitions),
         customer_cases=make_table(app, TABLES[1], settings, partitions),
-        processor=CaseProcessor(policies.registry, settings.customers_topic),
+        processor=CaseProcessor(policies.registry, topics_of(settings)),
         send=FaustSender(app),
-        recent=RecentlySent(kafka, settings.resend_guard_seconds),
+        recent=RecentlySent(kafka, settings.escalations_topic, settings.resend_guard_seconds),
     )
     app.agent(worker.source, name="cases", concurrency=1)(_bound(agents.cases_agent, worker))
     app.agent(worker.customer_source, name="customers", concurrency=1)(
