@@ -22,6 +22,7 @@ from casegold_contracts import EscalationRaised, Undecodable, parse
 from casegold_escalation import metrics
 from casegold_escalation.app import Worker
 from casegold_escalation.guard import guarded
+from casegold_escalation.lag import Progress
 from casegold_escalation.processor import CaseUpdate, count_customer_case
 from casegold_escalation.records import CustomerCase, Tick
 from casegold_sla import StateFormatError
@@ -44,6 +45,8 @@ async def cases_agent(worker: Worker, stream: faust.StreamT[bytes]) -> AsyncIter
         else:
             step = functools.partial(apply_event, worker, partition, key, value, message.offset)
         await guarded(worker, "cases", step, topic=topic, offset=message.offset)
+        if topic != ticks_topic:
+            worker.progress[partition] = Progress(message.offset, int(message.timestamp * 1e6))
         yield None
 
 

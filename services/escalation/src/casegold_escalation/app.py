@@ -9,6 +9,7 @@ import faust
 
 from casegold_escalation.adapters.policies import PolicyStore
 from casegold_escalation.due_index import DueIndex
+from casegold_escalation.lag import Progress
 from casegold_escalation.ports import ResendGuard, Sender
 from casegold_escalation.processor import CaseProcessor
 from casegold_escalation.settings import EscalationSettings
@@ -91,6 +92,8 @@ class Worker:
     # same partitions come back (another worker may have changed those cases meanwhile).
     revoked_since_sync: set[int] = field(default_factory=set)
     ready: bool = False
+    # The last case-events record the cases agent finished, per partition (see lag.py).
+    progress: dict[int, Progress] = field(default_factory=dict)
     # Consecutive failed messages per agent: an agent that fails on every message (a missing
     # changelog, a broken dependency) makes the worker unready instead of silently skipping.
     failing: dict[str, int] = field(default_factory=dict)

@@ -67,6 +67,11 @@ TIMERS_PENDING = Gauge(
     "Cases whose next check is already due but not yet applied.",
     registry=REGISTRY,
 )
+TIMERS_HELD = Gauge(
+    "casegold_escalation_timers_held",
+    "Due cases whose tick waits for case events their partition has not read yet.",
+    registry=REGISTRY,
+)
 RECOVERING = Gauge(
     "casegold_escalation_recovery_in_progress",
     "1 while tables recover or the due index is rebuilt, else 0.",

@@ -10,9 +10,11 @@ from typing import Any
 from uuid import UUID
 
 import structlog
+from faust.types import TP
 
 from casegold_escalation import metrics
 from casegold_escalation.app import Worker
+from casegold_escalation.lag import split_due, unread_bounds
 from casegold_escalation.processor import Message
 from casegold_escalation.records import Tick, next_check_of
 from casegold_sla import to_us
@@ -48,18 +50,41 @@ async def tick_once(worker: Worker) -> int:
     now_us = to_us(worker.clock())
     retry = int(settings.tick_retry * 1_000_000)
     sent = 0
+    held: list[tuple[int, bytes, int]] = []
     metrics.TIMERS_PENDING.set(0)
     while True:
         due = worker.index.pop_due(now_us, settings.tick_batch, retry)
         if not due:
             break
+        due, waiting = split_due(due, await unread_bounds_of(worker, {p for p, _, _ in due}))
+        held += waiting
         await worker.send(tick_messages(worker, due))
         sent += len(due)
         metrics.TICKS.inc(len(due))
         metrics.TIMERS_PENDING.set(sent)
         await asyncio.sleep(0)  # let the agents run between batches
+    for partition, key, due_us in held:
+        # Due again at its own instant, unless the agent rescheduled the case meanwhile.
+        if worker.index.due_of(key) == now_us + retry:
+            worker.index.schedule(partition, key, due_us)
+    metrics.TIMERS_HELD.set(len(held))
     metrics.OPEN_CASES.set(len(worker.index))
     return sent
+
+
+async def unread_bounds_of(worker: Worker, partitions: set[int]) -> dict[int, int | None]:
+    """Per partition with unread case events, the instant from which due steps wait."""
+    topic = worker.settings.case_events_topic
+    consumer: Any = worker.app.consumer
+    tps = {p: TP(topic, p) for p in partitions}
+    ends = await consumer.highwaters(*tps.values())
+    committed = consumer._committed_offset  # Faust keeps the group's offsets per partition
+    return unread_bounds(
+        partitions,
+        {p: ends[tp] for p, tp in tps.items() if tp in ends},
+        worker.progress,
+        {p: committed.get(tp) for p, tp in tps.items()},
+    )
 
 
 async def sync_index(worker: Worker) -> None:
@@ -71,6 +96,8 @@ async def sync_index(worker: Worker) -> None:
     indexed -= revoked
     if revoked:
         worker.recent.forget(revoked)
+        for partition in revoked:
+            worker.progress.pop(partition, None)
         dropped = worker.index.drop_partitions(revoked)
         log.info("due index dropped partitions", partitions=sorted(revoked), cases=dropped)
     added = sorted(assigned - indexed)
