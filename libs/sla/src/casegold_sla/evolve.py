@@ -253,8 +253,26 @@ def _promise(case: CaseState, event: CallbackPromised, at: int) -> Rejection | N
         return _refuse(case, event)
     # A promise is a wall-clock instant: pauses do not move it, and one due in the past
     # is broken at once.
-    due = to_us(event.payload.due_at)
-    start_milestone(case, "promise", event.payload.promise_id, 1, at, origin=due)
+    promise_id = event.payload.promise_id
+    name = promise_milestone(promise_id)
+    running = case.milestone(name)
+    if running is not None and running.cursor < len(running.rule.steps):
+        # Moving an open promise's due time is not a new promise (decision 0032).
+        return Rejection(
+            "promise_open",
+            f"promise {promise_id!r} is still open: keep it first, or promise under a new id",
+        )
+    if running is not None:  # broken: its escalations fired; the new promise replaces it
+        case.milestones = tuple(m for m in case.milestones if m is not running)
+        reminders = tuple(
+            r for r in case.reminders or () if (r.milestone, r.cycle) != (name, running.cycle)
+        )
+        case.reminders = reminders or None
+    cycles = dict(case.promise_cycles or ())
+    cycle = cycles.get(promise_id, 0) + 1
+    cycles[promise_id] = cycle
+    case.promise_cycles = tuple(cycles.items())
+    start_milestone(case, "promise", promise_id, cycle, at, origin=to_us(event.payload.due_at))
     return None
 
 
