@@ -224,3 +224,27 @@ async def test_a_resend_guard_that_cannot_read_is_retried_not_skipped(
         await context.put(dump(opened), key=str(case_id).encode())
         await until(lambda: escalation_worker.cases.get(str(case_id).encode()) is not None)
     assert len([e for e in escalations(sent) if e.payload.step == "tier_2"]) == 2
+
+
+async def test_steps_whose_notices_the_resend_guard_skips_are_not_counted_again(
+    worker: tuple[Worker, list[Message]],
+) -> None:
+    escalation_worker, sent = worker
+
+    class AllSentBefore(NothingSentBefore):
+        def contains(self, partition: int, event_id: UUID) -> bool:
+            return True
+
+    escalation_worker.recent = AllSentBefore()
+    case_id = uuid4()
+    opened = make_case_opened(case_id=case_id, at=DEFAULT_TIME, sensitive=True)
+    labels = {"tier": "2", "reason": "sensitive"}
+    before = sample("casegold_escalations_total", **labels)
+    skipped = sample("casegold_escalation_resend_skipped_total")
+    agent = escalation_worker.app.agents["cases"]
+    async with agent.test_context() as context:
+        await context.put(dump(opened), key=str(case_id).encode())
+        await until(lambda: escalation_worker.cases.get(str(case_id).encode()) is not None)
+    assert escalations(sent) == []
+    assert sample("casegold_escalation_resend_skipped_total") == skipped + 2
+    assert sample("casegold_escalations_total", **labels) == before

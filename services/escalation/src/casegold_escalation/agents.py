@@ -131,7 +131,11 @@ async def commit(
             messages = [m for m in messages if m not in sent]
     await worker.send(messages)
     fired_at = worker.clock()
+    # A step whose every notice an earlier owner already sent was counted by that owner.
+    told = {m.escalation_id for m in messages if m.escalation_id}
     for escalation in update.escalations:
+        if escalation.escalation_id not in told:
+            continue
         metrics.ESCALATIONS.labels(str(escalation.tier), escalation.reason).inc()
         metrics.FIRE_LAG.observe(max(0.0, (fired_at - escalation.due_at).total_seconds()))
         if escalation.breached is not None:

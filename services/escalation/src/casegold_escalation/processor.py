@@ -64,6 +64,8 @@ class Message:
     value: bytes
     # Set on escalation notices: the id a restarted worker looks for to not send one twice.
     notice_id: UUID | None = None
+    # Set on escalation notices: the step it tells of (counted once one of its notices is sent).
+    escalation_id: UUID | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,12 +172,13 @@ def _system_message(
     case_id: UUID,
     payload: Payload,
     now: datetime,
-    notice: bool = False,
+    escalation_id: UUID | None = None,
 ) -> Message:
-    """An event the worker itself appends, with a deterministic id, as a message to send."""
+    """An event the worker itself appends, with a deterministic id, as a message to send
+    (a notice when it tells of an escalation)."""
     event = new_event(event_type, case_id, payload, SYSTEM, now, now, event_id)
-    notice_id = event.event_id if notice else None
-    return Message(topic, message_key(event), dump(event), notice_id)
+    notice_id = event.event_id if escalation_id else None
+    return Message(topic, message_key(event), dump(event), notice_id, escalation_id)
 
 
 def _escalation_messages(
@@ -221,7 +224,13 @@ def _escalation_messages(
             )
             messages.append(
                 _system_message(
-                    topic, EscalationRaised, notice, escalation.case_id, payload, now, notice=True
+                    topic,
+                    EscalationRaised,
+                    notice,
+                    escalation.case_id,
+                    payload,
+                    now,
+                    escalation.escalation_id,
                 )
             )
     return messages
