@@ -51,7 +51,6 @@ async def tick_once(worker: Worker) -> int:
     retry = int(settings.tick_retry * 1_000_000)
     sent = 0
     held: list[tuple[int, bytes, int]] = []
-    metrics.TIMERS_PENDING.set(0)
     while True:
         due = worker.index.pop_due(now_us, settings.tick_batch, retry)
         if not due:
@@ -61,13 +60,14 @@ async def tick_once(worker: Worker) -> int:
         await worker.send(tick_messages(worker, due))
         sent += len(due)
         metrics.TICKS.inc(len(due))
-        metrics.TIMERS_PENDING.set(sent)
         await asyncio.sleep(0)  # let the agents run between batches
     for partition, key, due_us in held:
         # Due again at its own instant, unless the agent rescheduled the case meanwhile.
         if worker.index.due_of(key) == now_us + retry:
             worker.index.schedule(partition, key, due_us)
     metrics.TIMERS_HELD.set(len(held))
+    # Due and not yet applied: ticks on their way, and steps held behind unread events.
+    metrics.TIMERS_PENDING.set(worker.index.ticked + len(held))
     metrics.OPEN_CASES.set(len(worker.index))
     return sent
 
