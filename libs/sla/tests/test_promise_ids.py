@@ -1,5 +1,7 @@
 """A promise id used again: refused while its promise is open, a new cycle once it ended."""
 
+import pytest
+
 from casegold_sla import (
     PolicyRegistry,
     PolicySet,
@@ -76,3 +78,13 @@ def test_states_stored_before_promise_cycles_load_with_every_promise_in_cycle_1(
     loaded = load_state(document, PolicyRegistry(default_policy))
     assert loaded.promise_cycles is None
     assert [m.cycle for m in loaded.milestones if m.name == "promise:p1"] == [1]
+
+
+@pytest.mark.parametrize("promise_id", ["p\n1", "p\x001", "p\r1", "\x1b[31m", "p\u20281"])
+def test_a_promise_id_with_control_characters_is_refused_by_the_core(
+    default_policy: PolicySet, promise_id: str
+) -> None:
+    state = fold(default_policy, event("case_opened"))
+    promised = event("callback_promised", at(1), promise_id=promise_id, due_at=at(3))
+    result = evolve(state, promised, default_policy)
+    assert isinstance(result, Rejection) and result.reason == "invalid_promise_id"
