@@ -163,15 +163,15 @@ async def count_case(worker: Worker, key: bytes, value: bytes) -> None:
     """Count one case of a customer; the detection is acknowledged before the record is stored."""
     case = CustomerCase.decode(value)
     rule = worker.policies.registry.current.repeat_rule
-    record, message = count_customer_case(
+    record, messages = count_customer_case(
         worker.customer_cases.get(key),
         case,
         rule,
         worker.clock(),
         worker.settings.case_events_topic,
     )
-    if message is not None:
-        # Awaited: the customer's record below must never be stored without it.
-        await worker.send([message], wait_all=True)
+    if messages:
+        # Awaited: the customer's record below must never be stored without them.
+        await worker.send(messages, wait_all=True)
     if record is not None:
         worker.customer_cases[key] = record

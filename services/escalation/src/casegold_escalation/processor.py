@@ -253,21 +253,23 @@ def count_customer_case(
     rule: RepeatRule,
     now: datetime,
     topic: str = CASE_EVENTS,
-) -> tuple[bytes | None, Message | None]:
+) -> tuple[bytes | None, list[Message]]:
     """Count a case of a customer: (the customer's new record or None for a replay, and the
-    repeat_complainant_detected to send first when the rule says the customer repeats).
+    repeat_complainant_detected of each case that now repeats, to send first).
 
     The record keeps, per customer, [case id, opened µs] of recent cases (JSON).
     """
     known = [(str(c), int(t)) for c, t in from_json(stored)] if stored else []
     tally = rule.tally(known, (str(case.case_id), case.opened_us))
     if tally is None:
-        return None, None  # a replay: this case was counted already
-    message = None
-    if tally.repeat:
-        prior = [CustomerCase(case.customer_key, UUID(c), t) for c, t in tally.prior]
-        message = repeat_detected(case, prior, rule.window_days, now, topic)
-    return to_json(list(tally.kept)), message
+        return None, []  # a replay: this case was counted already
+    messages = []
+    for (case_id, opened_us), prior in tally.repeats:
+        # The case counted, or a later-opened one that reached this partition first.
+        repeating = CustomerCase(case.customer_key, UUID(case_id), opened_us)
+        earlier = [CustomerCase(case.customer_key, UUID(c), t) for c, t in prior]
+        messages.append(repeat_detected(repeating, earlier, rule.window_days, now, topic))
+    return to_json(list(tally.kept)), messages
 
 
 def repeat_detected(
