@@ -26,6 +26,7 @@ from casegold_escalation.lag import Progress
 from casegold_escalation.processor import CaseUpdate, count_customer_case
 from casegold_escalation.records import CustomerCase, Tick
 from casegold_sla import StateFormatError
+from casegold_sla.redact import mask_phones
 
 log = structlog.get_logger("casegold.escalation")
 
@@ -57,7 +58,9 @@ async def apply_event(
     parsed = parse(value)
     if isinstance(parsed, Undecodable):
         metrics.UNDECODABLE.labels(parsed.reason).inc()
-        log.warning("undecodable case event", reason=parsed.reason, detail=parsed.detail)
+        log.warning(
+            "undecodable case event", reason=parsed.reason, detail=mask_phones(parsed.detail)
+        )
         return
     if isinstance(parsed, EscalationRaised):
         metrics.UNDECODABLE.labels("wrong_topic").inc()

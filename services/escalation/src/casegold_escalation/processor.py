@@ -44,6 +44,7 @@ from casegold_sla import (
     evolve,
     to_us,
 )
+from casegold_sla.redact import mask_phones
 
 SYSTEM = Actor(kind="system", id="escalation")
 # Events the worker itself appends; it never answers them with a rejection (no loops).
@@ -241,7 +242,7 @@ def _rejection(event: Event, rejection: Rejection, now: datetime, topic: str) ->
         rejected_event_id=event.event_id,
         rejected_type=event.type,
         reason=rejection.reason,
-        detail=rejection.detail[:1000] if rejection.detail else None,
+        detail=mask_phones(rejection.detail[:1000]) if rejection.detail else None,
     )
     event_id = derived_id("command_rejected", str(event.event_id))
     return _system_message(topic, CommandRejected, event_id, event.case_id, payload, now)

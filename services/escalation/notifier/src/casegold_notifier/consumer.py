@@ -21,6 +21,7 @@ from casegold_notifier.adapters.delivery_log import DeliveryStore
 from casegold_notifier.deliveries import PlannedDelivery, deliveries_for
 from casegold_platform.clock import Clock, utc_now
 from casegold_sla.recipients import RecipientBook
+from casegold_sla.redact import mask_phones
 
 log = structlog.get_logger("casegold_notifier")
 
@@ -76,7 +77,7 @@ class EscalationConsumer:
             log.warning(
                 "message_skipped",
                 reason=event.reason,
-                detail=event.detail,
+                detail=mask_phones(event.detail),
                 partition=message.partition,
                 offset=message.offset,
             )
@@ -134,7 +135,7 @@ class EscalationConsumer:
     async def _dead_letter(
         self, rows: list[PlannedDelivery], error: asyncpg.DataError
     ) -> set[UUID]:
-        reason = f"unrecordable: {type(error).__name__}: {error}"[:500]
+        reason = mask_phones(f"unrecordable: {type(error).__name__}: {error}"[:500])
         log.error("notice_unrecordable", event_id=str(rows[0].event_id), error=reason)
         dead = [
             replace(row, status="dead", last_error=reason, notice=storable(row.notice))
