@@ -91,7 +91,8 @@ async def test_ladder_fires_in_order_once_each_and_on_time_pause_shifts_meeting_
         (str(ladder).encode(), b'{"type": "case_teleported", "schema_version": 1}'),
         opened(ladder, t0, "P1"),
         opened(first_call, t0, phone=same_phone),
-        opened(second_call, t0, phone=same_phone),
+        # Opened after the first call (cases opened at one instant are ordered by id).
+        opened(second_call, t0 + timedelta(milliseconds=1), phone=same_phone),
         opened(paused, t0, "P1"),
         make_event("customer_awaited", case_id=paused, at=t0 + timedelta(seconds=1)),
         make_event("case_resumed", case_id=paused, at=t0 + timedelta(seconds=3)),

@@ -37,10 +37,12 @@ async def cases_agent(worker: Worker, stream: faust.StreamT[bytes]) -> AsyncIter
     async for event in stream.events():
         message = event.message
         key = message.key
-        if key is None or message.value is None:
-            metrics.UNDECODABLE.labels("no_key_or_value").inc()
-            continue
         topic, partition, value = message.topic, message.partition, message.value
+        if key is None or value is None:
+            metrics.UNDECODABLE.labels("no_key_or_value").inc()
+            if topic != ticks_topic:  # read all the same: timers must not wait for it
+                worker.progress[partition] = Progress(message.offset, int(message.timestamp * 1e6))
+            continue
         if topic == ticks_topic:
             step = functools.partial(apply_tick, worker, partition, key, value)
         else:

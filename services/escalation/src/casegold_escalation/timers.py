@@ -55,7 +55,7 @@ async def tick_once(worker: Worker) -> int:
         due = worker.index.pop_due(now_us, settings.tick_batch, retry)
         if not due:
             break
-        due, waiting = split_due(due, await unread_bounds_of(worker, {p for p, _, _ in due}))
+        due, waiting = split_due(due, unread_bounds_of(worker, {p for p, _, _ in due}))
         held += waiting
         await worker.send(tick_messages(worker, due))
         sent += len(due)
@@ -72,18 +72,24 @@ async def tick_once(worker: Worker) -> int:
     return sent
 
 
-async def unread_bounds_of(worker: Worker, partitions: set[int]) -> dict[int, int | None]:
+def unread_bounds_of(worker: Worker, partitions: set[int]) -> dict[int, int | None]:
     """Per partition with unread case events, the instant from which due steps wait."""
     topic = worker.settings.case_events_topic
     consumer: Any = worker.app.consumer
     tps = {p: TP(topic, p) for p in partitions}
-    ends = await consumer.highwaters(*tps.values())
+    ends: dict[int, int] = {}
+    for partition, tp in tps.items():
+        # The end the last fetch response reported: no broker round trip per pass (asking the
+        # broker through the consumer's thread waits behind its fetch and delays every step).
+        try:
+            end = consumer.highwater(tp)
+        except Exception:  # not assigned (any more): unknown, so its steps wait
+            continue
+        if end is not None:
+            ends[partition] = int(end)
     committed = consumer._committed_offset  # Faust keeps the group's offsets per partition
     return unread_bounds(
-        partitions,
-        {p: ends[tp] for p, tp in tps.items() if tp in ends},
-        worker.progress,
-        {p: committed.get(tp) for p, tp in tps.items()},
+        partitions, ends, worker.progress, {p: committed.get(tp) for p, tp in tps.items()}
     )
 
 
