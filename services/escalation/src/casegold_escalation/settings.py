@@ -31,6 +31,10 @@ class EscalationSettings(BaseSettings):
     tick_interval: float = Field(0.1, gt=0, le=10, description="seconds between due-index scans")
     tick_batch: int = Field(2000, ge=1, le=100_000, description="most ticks sent per scan")
     tick_retry: float = Field(5.0, gt=0, le=3600, description="re-tick a case after this many s")
+    wait_for_unread: bool = Field(
+        True,
+        description="hold due steps while their partition has unread case events (decision 0033)",
+    )
     retry_budget: float = Field(
         120.0,
         gt=0,

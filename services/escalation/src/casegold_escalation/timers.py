@@ -55,8 +55,9 @@ async def tick_once(worker: Worker) -> int:
         due = worker.index.pop_due(now_us, settings.tick_batch, retry)
         if not due:
             break
-        due, waiting = split_due(due, unread_bounds_of(worker, {p for p, _, _ in due}))
-        held += waiting
+        if settings.wait_for_unread:
+            due, waiting = split_due(due, unread_bounds_of(worker, {p for p, _, _ in due}))
+            held += waiting
         await worker.send(tick_messages(worker, due))
         sent += len(due)
         metrics.TICKS.inc(len(due))
