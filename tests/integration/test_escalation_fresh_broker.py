@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from uuid import uuid4
 
@@ -76,10 +76,9 @@ async def test_repeat_complainant_detected_on_a_freshly_formatted_broker(
                 await publish(
                     kafka,
                     [
-                        make_case_opened(
-                            case_id=c, at=at, recorded_at=at, customer={"phone": phone}
-                        )
-                        for c in (first, second)
+                        # The second one opened 1 ms later: it is the repeat.
+                        make_case_opened(case_id=c, at=t, recorded_at=t, customer={"phone": phone})
+                        for c, t in ((first, at), (second, at + timedelta(milliseconds=1)))
                     ],
                 )
                 seen = await reader.read_until(
