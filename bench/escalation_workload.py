@@ -21,7 +21,7 @@ from pydantic_core import to_json
 
 from casegold_contracts import CaseOpened, Event, dump, parse
 from casegold_contracts.builders import make_case_opened, make_event
-from casegold_escalation.processor import CaseProcessor, CaseUpdate
+from casegold_escalation.processor import CaseProcessor, CaseUpdate, Topics
 from casegold_escalation.records import CustomerCase
 from casegold_sla import PolicyRegistry, PolicySet, from_us
 
@@ -100,7 +100,7 @@ class Workload:
     def __init__(self, run: int, policies: PolicySet, customers_topic: str) -> None:
         self.run = run
         self.customers_topic = customers_topic
-        self.processor = CaseProcessor(PolicyRegistry(policies), customers_topic)
+        self.processor = CaseProcessor(PolicyRegistry(policies), Topics(customers_topic))
         opened = make_case_opened(
             case_id=_CASE,
             event_id=_EVENT,

@@ -40,7 +40,7 @@ from casegold_contracts.escalation_events import (
 )
 
 # The notifier and the worker's processor, in one place: their package paths may change.
-from casegold_escalation.processor import CaseProcessor, CaseUpdate
+from casegold_escalation.processor import CaseProcessor, CaseUpdate, Topics
 from casegold_notifier.adapters.channels import WebhookChannel, body_of
 from casegold_notifier.content import (
     DIGEST_TYPE,
@@ -115,7 +115,7 @@ def journey() -> list[Event]:
 
 def escalations() -> list[EscalationRaised]:
     """Every escalation_raised the worker's processor sends for the journey, in order."""
-    processor = CaseProcessor(PolicyRegistry(load_policy(POLICY_FILE)), "docs.customers")
+    processor = CaseProcessor(PolicyRegistry(load_policy(POLICY_FILE)), Topics("docs.customers"))
     stored: bytes | None = None
     next_check: int | None = None
     raised: list[EscalationRaised] = []

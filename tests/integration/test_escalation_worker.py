@@ -21,9 +21,9 @@ from casegold_platform.settings import KafkaSettings
 from tests.support.escalation import (
     EscalationProcess,
     EscalationReader,
+    WorkerTopics,
     logs_on_failure,
     publish,
-    skip_history,
 )
 
 pytestmark = pytest.mark.integration
@@ -39,8 +39,9 @@ ON_TIME = 1.5
 async def worker(
     tmp_path: Path, unique: str, kafka_settings: KafkaSettings
 ) -> AsyncIterator[EscalationProcess]:
-    process = EscalationProcess(f"test-escalation-{unique}", "w1", tmp_path)
-    await skip_history(kafka_settings, process.app_id)
+    app_id = f"test-escalation-{unique}"
+    process = EscalationProcess(app_id, "w1", tmp_path, topics=WorkerTopics.own(app_id))
+    await process.topics.create(kafka_settings)
     process.start()
     try:
         process.wait_ready()
@@ -90,7 +91,8 @@ async def test_ladder_fires_in_order_once_each_and_on_time_pause_shifts_meeting_
         (str(ladder).encode(), b'{"type": "case_teleported", "schema_version": 1}'),
         opened(ladder, t0, "P1"),
         opened(first_call, t0, phone=same_phone),
-        opened(second_call, t0, phone=same_phone),
+        # Opened after the first call (cases opened at one instant are ordered by id).
+        opened(second_call, t0 + timedelta(milliseconds=1), phone=same_phone),
         opened(paused, t0, "P1"),
         make_event("customer_awaited", case_id=paused, at=t0 + timedelta(seconds=1)),
         make_event("case_resumed", case_id=paused, at=t0 + timedelta(seconds=3)),
@@ -98,8 +100,8 @@ async def test_ladder_fires_in_order_once_each_and_on_time_pause_shifts_meeting_
         make_event("case_acknowledged", case_id=met, at=t0 + timedelta(seconds=1)),
     ]
     with logs_on_failure(worker):
-        async with EscalationReader(kafka_settings) as reader:
-            await publish(kafka_settings, events)
+        async with EscalationReader(kafka_settings, worker.topics.escalations) as reader:
+            await publish(kafka_settings, events, worker.topics.case_events)
             everything = {ladder, paused, met, first_call, second_call}
             seen = await reader.read_until(
                 all_first_response_steps({ladder: "P1", paused: "P1"}), timeout=40, cases=everything
@@ -130,16 +132,21 @@ async def test_ladder_fires_in_order_once_each_and_on_time_pause_shifts_meeting_
 async def test_kill_9_and_restart_fires_every_step_exactly_once(
     tmp_path: Path, unique: str, kafka_settings: KafkaSettings
 ) -> None:
-    worker = EscalationProcess(f"test-escalation-{unique}", "w1", tmp_path)
-    await skip_history(kafka_settings, worker.app_id)
+    app_id = f"test-escalation-{unique}"
+    worker = EscalationProcess(app_id, "w1", tmp_path, topics=WorkerTopics.own(app_id))
+    await worker.topics.create(kafka_settings)
     worker.start()
     try:
         worker.wait_ready()
         t0 = now()
         cases = {uuid4(): "P1" if i % 2 else "P2" for i in range(30)}
         with logs_on_failure(worker):
-            async with EscalationReader(kafka_settings) as reader:
-                await publish(kafka_settings, [opened(c, t0, p) for c, p in cases.items()])
+            async with EscalationReader(kafka_settings, worker.topics.escalations) as reader:
+                await publish(
+                    kafka_settings,
+                    [opened(c, t0, p) for c, p in cases.items()],
+                    worker.topics.case_events,
+                )
                 # P1 warnings (3 s) and tier 1 (4 s) fire; then the worker dies mid-ladder.
                 await reader.read_until(
                     lambda events: sum(e.payload.step == "tier_1" for e in events) >= 15,
@@ -179,17 +186,20 @@ async def test_a_second_worker_joining_and_leaving_keeps_every_timer(
     tmp_path: Path, unique: str, kafka_settings: KafkaSettings
 ) -> None:
     app_id = f"test-escalation-{unique}"
-    first = EscalationProcess(app_id, "w1", tmp_path)
-    second = EscalationProcess(app_id, "w2", tmp_path)
-    await skip_history(kafka_settings, app_id)
+    topics = WorkerTopics.own(app_id)
+    first = EscalationProcess(app_id, "w1", tmp_path, topics=topics)
+    second = EscalationProcess(app_id, "w2", tmp_path, topics=topics)
+    await topics.create(kafka_settings)
     first.start()
     try:
         first.wait_ready()
         t0 = now()
         cases = {uuid4(): "P2" for _ in range(24)}
         with logs_on_failure(first, second):
-            async with EscalationReader(kafka_settings) as reader:
-                await publish(kafka_settings, [opened(c, t0, p) for c, p in cases.items()])
+            async with EscalationReader(kafka_settings, topics.escalations) as reader:
+                await publish(
+                    kafka_settings, [opened(c, t0, p) for c, p in cases.items()], topics.case_events
+                )
                 second.start()
                 second.wait_ready()
                 await reader.read_until(

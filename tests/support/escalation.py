@@ -9,7 +9,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from uuid import UUID
 
@@ -17,7 +17,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from casegold_contracts import ESCALATIONS, EscalationRaised, Event, dump, message_key, parse
 from casegold_contracts.topics import CASE_EVENTS
+from casegold_platform.kafka import ensure_topics
 from casegold_platform.settings import KafkaSettings
+from casegold_platform.topics import platform_topics
 from tests.support import repo_root
 from tests.support.brokers import free_port
 from tests.support.processes import ModuleProcess
@@ -25,6 +27,30 @@ from tests.support.processes import publish as publish_records
 from tests.support.processes import skip_history as skip_topic_history
 
 FAST_POLICY = os.path.join(repo_root(), "deploy", "policy", "fast.yaml")
+
+
+@dataclass(frozen=True)
+class WorkerTopics:
+    """The topics a worker reads events from and sends escalations to."""
+
+    case_events: str = CASE_EVENTS
+    escalations: str = ESCALATIONS
+
+    @classmethod
+    def own(cls, app_id: str) -> WorkerTopics:
+        """Topics of one test's own: no other worker on the broker reads or writes them."""
+        return cls(f"{app_id}.case-events", f"{app_id}.escalations")
+
+    async def create(self, kafka: KafkaSettings) -> None:
+        """Create both, laid out like the contract's topics."""
+        specs = [
+            replace(s, name=n) for s, n in zip(platform_topics(kafka), self.names, strict=True)
+        ]
+        await ensure_topics(kafka.bootstrap, specs)
+
+    @property
+    def names(self) -> tuple[str, str]:
+        return self.case_events, self.escalations
 
 
 @dataclass
@@ -36,6 +62,7 @@ class EscalationProcess(ModuleProcess):
     data_dir: Path
     policy_file: str = FAST_POLICY
     port: int = field(default_factory=free_port)
+    topics: WorkerTopics = field(default_factory=WorkerTopics)
 
     def __post_init__(self) -> None:
         super().__init__("casegold_escalation", self.data_dir / f"{self.worker_name}.log")
@@ -48,6 +75,8 @@ class EscalationProcess(ModuleProcess):
                 "CASEGOLD_ESCALATION_WORKER_NAME": self.worker_name,
                 "CASEGOLD_ESCALATION_PORT": str(self.port),
                 "CASEGOLD_ESCALATION_DATA_DIR": str(self.data_dir),
+                "CASEGOLD_ESCALATION_CASE_EVENTS_TOPIC": self.topics.case_events,
+                "CASEGOLD_ESCALATION_ESCALATIONS_TOPIC": self.topics.escalations,
                 **(env or {}),
             }
         )
@@ -94,17 +123,22 @@ async def skip_history(kafka: KafkaSettings, app_id: str) -> None:
     await skip_topic_history(kafka, app_id, CASE_EVENTS)
 
 
-async def publish(kafka: KafkaSettings, events: Iterable[Event | tuple[bytes, bytes]]) -> None:
-    """Append events (or raw key/value pairs) to complaints.case-events, acks=all, in order."""
+async def publish(
+    kafka: KafkaSettings,
+    events: Iterable[Event | tuple[bytes, bytes]],
+    topic: str = CASE_EVENTS,
+) -> None:
+    """Append events (or raw key/value pairs) to the case events topic, acks=all, in order."""
     records = (e if isinstance(e, tuple) else (message_key(e), dump(e)) for e in events)
-    await publish_records(kafka, CASE_EVENTS, records)
+    await publish_records(kafka, topic, records)
 
 
 class EscalationReader:
-    """Reads complaints.escalations from the offsets it found when opened."""
+    """Reads the escalations topic from the offsets it found when opened."""
 
-    def __init__(self, kafka: KafkaSettings) -> None:
+    def __init__(self, kafka: KafkaSettings, topic: str = ESCALATIONS) -> None:
         self.kafka = kafka
+        self.topic = topic
         self.consumer: AIOKafkaConsumer | None = None
         self.received: list[tuple[float, EscalationRaised]] = []
 
@@ -113,7 +147,7 @@ class EscalationReader:
             bootstrap_servers=self.kafka.bootstrap, enable_auto_commit=False
         )
         await consumer.start()
-        partitions = [TopicPartition(ESCALATIONS, p) for p in range(self.kafka.partitions)]
+        partitions = [TopicPartition(self.topic, p) for p in range(self.kafka.partitions)]
         consumer.assign(partitions)
         for tp, offset in (await consumer.end_offsets(partitions)).items():
             consumer.seek(tp, offset)

@@ -84,3 +84,20 @@ def test_pop_returns_exactly_the_latest_due_schedules(
     expected = sorted((v[0], v[1], k) for k, v in latest.items() if v is not None and v[0] <= now)
     taken = index.pop_due(now=now, limit=1000, retry_after=RETRY)
     assert [(due, partition, key) for partition, key, due in taken] == expected
+
+
+def test_ticked_counts_cases_due_and_not_yet_applied() -> None:
+    # casegold_escalation_timers_pending reads this, not the number of ticks ever sent.
+    index = DueIndex()
+    for key, due in ((b"a", 10), (b"b", 20), (b"c", 10**9)):
+        index.schedule(0, key, due)
+    index.pop_due(now=50, limit=10, retry_after=RETRY)
+    assert index.ticked == 2
+    index.pop_due(now=50 + RETRY, limit=10, retry_after=RETRY)  # the same two, sent again
+    assert index.ticked == 2
+    index.schedule(0, b"a", 500)  # the agent applied a's tick
+    index.schedule(0, b"b", None)  # b closed
+    assert index.ticked == 0
+    index.pop_due(now=10**10, limit=10, retry_after=RETRY)
+    index.drop_partitions([0])
+    assert index.ticked == 0

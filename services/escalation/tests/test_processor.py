@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from uuid import uuid4
 
@@ -12,13 +12,14 @@ from casegold_contracts import (
     ESCALATIONS,
     CommandRejected,
     EscalationRaised,
+    Event,
     RepeatComplainantDetected,
     parse,
 )
 from casegold_contracts.builders import DEFAULT_TIME, make_case_opened, make_event
-from casegold_escalation.processor import CaseProcessor, CaseUpdate, count_customer_case
+from casegold_escalation.processor import CaseProcessor, CaseUpdate, Topics, count_customer_case
 from casegold_escalation.records import CustomerCase, next_check_of
-from casegold_sla import PolicyRegistry, load_policy
+from casegold_sla import PolicyRegistry, RepeatRule, load_policy
 from tests.support import repo_root
 
 T0 = DEFAULT_TIME
@@ -28,7 +29,7 @@ CUSTOMERS_TOPIC = "test.customers"
 @pytest.fixture
 def processor() -> CaseProcessor:
     policy = load_policy(Path(repo_root(), "deploy", "policy", "fast.yaml"))
-    return CaseProcessor(PolicyRegistry(policy), CUSTOMERS_TOPIC)
+    return CaseProcessor(PolicyRegistry(policy), Topics(CUSTOMERS_TOPIC))
 
 
 def fired(outcome: CaseUpdate) -> list[EscalationRaised]:
@@ -168,16 +169,65 @@ def test_a_customer_s_second_case_within_the_window_repeats_and_a_replay_counts_
     opened_us = int(T0.timestamp() * 1_000_000)
     first = CustomerCase("k" * 64, uuid4(), opened_us)
     second = CustomerCase("k" * 64, uuid4(), opened_us + 86_400_000_000)
-    record, message = count_customer_case(None, first, rule, T0)
-    assert record is not None and message is None
-    again, repeated = count_customer_case(record, second, rule, T0)
-    assert again is not None and repeated is not None
+    record, messages = count_customer_case(None, first, rule, T0)
+    assert record is not None and messages == []
+    again, (repeated,) = count_customer_case(record, second, rule, T0)
+    assert again is not None
     event = parse(repeated.value)
     assert isinstance(event, RepeatComplainantDetected)
     assert event.case_id == second.case_id
     assert event.payload.prior_case_ids == (first.case_id,)
     # Redelivered: nothing to store and nothing to send.
-    assert count_customer_case(again, second, rule, T0) == (None, None)
+    assert count_customer_case(again, second, rule, T0) == (None, [])
     # A case 31 days after the first one is outside the window.
     late = CustomerCase("k" * 64, uuid4(), opened_us + 31 * 86_400_000_000)
-    assert count_customer_case(record, late, rule, T0)[1] is None
+    assert count_customer_case(record, late, rule, T0)[1] == []
+
+
+def test_any_redelivery_since_the_last_commit_is_a_no_op_not_only_the_last_four_events(
+    processor: CaseProcessor,
+) -> None:
+    case_id = uuid4()
+
+    def at(seconds: float) -> datetime:
+        return T0 + timedelta(seconds=seconds)
+
+    events: list[Event] = [
+        make_case_opened(case_id=case_id, at=T0, priority="P2"),
+        make_event("customer_awaited", case_id=case_id, at=at(0.5)),
+        make_event("case_resumed", case_id=case_id, at=at(1)),
+        *(make_event("note_added", case_id=case_id, at=at(1 + n / 10)) for n in range(1, 5)),
+        make_event(
+            "callback_promised",
+            case_id=case_id,
+            at=at(2),
+            promise_id="p-1",
+            due_at=at(30),
+        ),
+        make_event("promise_kept", case_id=case_id, at=at(2.5), promise_id="p-1"),
+        *(make_event("note_added", case_id=case_id, at=at(3 + n / 10)) for n in range(1, 5)),
+    ]
+    record = None
+    for offset, event in enumerate(events):
+        record = processor.on_event(record, event, event.occurred_at, offset).stored
+    assert record is not None
+    # After a crash, everything since the last committed offset comes back, in order.
+    for offset in (1, 7):
+        again = processor.on_event(record, events[offset], at(5), offset)
+        assert again.stored == record, f"offset {offset} applied again"
+        assert again.next_check_us == next_check_of(record) and again.messages == []
+
+
+def test_a_later_opened_case_counted_first_is_detected_once_the_earlier_one_arrives() -> None:
+    rule = RepeatRule(cases=2, within=30 * 86_400_000_000)
+    opened_us = int(T0.timestamp() * 1_000_000)
+    earlier = CustomerCase("k" * 64, uuid4(), opened_us)
+    later = CustomerCase("k" * 64, uuid4(), opened_us + 86_400_000_000)
+    # Different partitions of the case events: the later case reaches the tally first.
+    record, none_yet = count_customer_case(None, later, rule, T0)
+    assert none_yet == []
+    _, (detected,) = count_customer_case(record, earlier, rule, T0)
+    event = parse(detected.value)
+    assert isinstance(event, RepeatComplainantDetected)
+    assert event.case_id == later.case_id
+    assert event.payload.prior_case_ids == (earlier.case_id,)

@@ -5,6 +5,7 @@ exception. A redelivered event (same event_id as one of the last few) changes no
 """
 
 import sys
+import unicodedata
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, Final
@@ -253,12 +254,44 @@ def _promise(case: CaseState, event: CallbackPromised, at: int) -> Rejection | N
         return _refuse(case, event)
     # A promise is a wall-clock instant: pauses do not move it, and one due in the past
     # is broken at once.
-    due = to_us(event.payload.due_at)
-    start_milestone(case, "promise", event.payload.promise_id, 1, at, origin=due)
+    promise_id = event.payload.promise_id
+    if not printable(promise_id):
+        return _invalid_promise_id(promise_id)
+    name = promise_milestone(promise_id)
+    running = case.milestone(name)
+    if running is not None and running.cursor < len(running.rule.steps):
+        # Moving an open promise's due time is not a new promise (decision 0032).
+        return Rejection(
+            "promise_open",
+            f"promise {promise_id!r} is still open: keep it first, or promise under a new id",
+        )
+    if running is not None:  # broken: its escalations fired; the new promise replaces it
+        case.milestones = tuple(m for m in case.milestones if m is not running)
+        reminders = tuple(
+            r for r in case.reminders or () if (r.milestone, r.cycle) != (name, running.cycle)
+        )
+        case.reminders = reminders or None
+    cycles = dict(case.promise_cycles or ())
+    cycle = cycles.get(promise_id, 0) + 1
+    cycles[promise_id] = cycle
+    case.promise_cycles = tuple(cycles.items())
+    start_milestone(case, "promise", promise_id, cycle, at, origin=to_us(event.payload.due_at))
     return None
 
 
+def printable(text: str) -> bool:
+    """Whether text has no control, format or line-separator characters (ids end up in
+    e-mail headers and log lines, where a line break forges a header or a line)."""
+    return not any(unicodedata.category(ch)[0] in "CZ" and ch != " " for ch in text)
+
+
+def _invalid_promise_id(promise_id: str) -> Rejection:
+    return Rejection("invalid_promise_id", f"promise id {promise_id!r} has control characters")
+
+
 def _keep_promise(case: CaseState, event: PromiseKept, at: int) -> Rejection | None:
+    if not printable(event.payload.promise_id):
+        return _invalid_promise_id(event.payload.promise_id)
     name = promise_milestone(event.payload.promise_id)
     if case.milestone(name) is None:
         return Rejection("unknown_promise", f"no open promise {event.payload.promise_id!r}")

@@ -127,8 +127,12 @@ class CustomerTally:
     # The customer's earlier cases inside the window of the case just counted.
     prior: tuple[CustomerCaseOpened, ...]
     repeat: bool
-    # What to remember for the next count (bounded: older cases fall off).
+    # What to remember for the next count, by opened time (bounded: older cases fall off).
     kept: tuple[CustomerCaseOpened, ...]
+    # Every case that repeats because of this count, with its earlier cases in its window:
+    # the case counted, or cases opened after it that reached the tally first (they arrive
+    # from different partitions, so not in opened order).
+    repeats: tuple[tuple[CustomerCaseOpened, tuple[CustomerCaseOpened, ...]], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,10 +161,35 @@ class RepeatRule:
         remembered = tuple(known)
         if any(known_id == case_id for known_id, _ in remembered):
             return None
-        prior = tuple((c, t) for c, t in remembered if 0 <= opened - t <= self.within)
+        every = sorted((*remembered, case), key=_opened_order)
+        prior = self._prior(every, case)
         repeat = len(prior) + 1 >= self.cases
-        kept = (*prior, case)[-max(self.cases * 4, 16) :]
-        return CustomerTally(prior, repeat, kept)
+        repeats = [(case, prior)] if repeat else []
+        for later in every:
+            if _opened_order(later) <= _opened_order(case) or later[1] - opened > self.within:
+                continue
+            with_case = self._prior(every, later)
+            # It repeats now, and did not before this case was counted.
+            if len(with_case) + 1 >= self.cases > len(with_case):
+                repeats.append((later, with_case))
+        # Two windows back from the newest: a case that arrives late (from a lagging
+        # partition) still finds the earlier cases of its own window.
+        newest = every[-1][1]
+        kept = tuple(c for c in every if newest - c[1] <= 2 * self.within)
+        return CustomerTally(prior, repeat, kept[-max(self.cases * 4, 16) :], tuple(repeats))
+
+    def _prior(
+        self, every: list[CustomerCaseOpened], case: CustomerCaseOpened
+    ) -> tuple[CustomerCaseOpened, ...]:
+        """The cases opened before `case` within its window, in opened order (ties by id)."""
+        first = _opened_order(case)
+        return tuple(c for c in every if _opened_order(c) < first and case[1] - c[1] <= self.within)
+
+
+def _opened_order(case: CustomerCaseOpened) -> tuple[int, str]:
+    # Cases opened at the same instant are ordered by id, so every arrival order agrees.
+    case_id, opened = case
+    return opened, case_id
 
 
 @dataclass(frozen=True, slots=True)

@@ -92,8 +92,9 @@ def load_policy(path: str | os.PathLike[str]) -> PolicySet:
     return load_policy_text(text, source)
 
 
-def load_policy_text(text: str, source: str = "<policy>") -> PolicySet:
-    """Load a policy from YAML text; `source` names it in errors."""
+def load_policy_text(text: str, source: str = "<policy>", version: str | None = None) -> PolicySet:
+    """Load a policy from YAML text; `source` names it in errors. The version is the text's
+    hash unless given (a copy published without its recipients keeps the file's version)."""
     try:
         document = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
     except yaml.YAMLError as error:
@@ -117,10 +118,18 @@ def load_policy_text(text: str, source: str = "<policy>") -> PolicySet:
         problems += error.problems
     if problems or spec is None:
         raise PolicyError(source, problems)
-    version = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    version = version or hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
     policies = _Compiler(source, version).compile(spec)
     policies.recipients = recipients
     return policies
+
+
+def without_recipients(text: str) -> str:
+    """The policy text without its `recipients:` section (which may hold secrets): what every
+    worker needs to load cases frozen under it, and nothing a reader of a topic should see."""
+    document = yaml.safe_load(text)
+    document.pop("recipients", None)
+    return str(yaml.safe_dump(document, allow_unicode=True, sort_keys=False))
 
 
 def load_recipients(path: str | os.PathLike[str]) -> RecipientBook:

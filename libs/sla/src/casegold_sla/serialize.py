@@ -52,6 +52,7 @@ def dump_state(state: CaseState) -> dict[str, Any]:
         ],
         "pending": [_dump_escalation(item) for item in state.pending or ()],
         "recent_events": format(state.recent_events, "x"),
+        "promise_cycles": [[pid, cycle] for pid, cycle in state.promise_cycles or ()],
     }
 
 
@@ -94,6 +95,9 @@ def load_state(document: dict[str, Any], registry: PolicyRegistry) -> CaseState:
         reminders=reminders or None,
         pending=pending or None,
         recent_events=int(document["recent_events"], 16),
+        # Absent from states stored before promise cycles were kept: every promise in cycle 1.
+        promise_cycles=tuple((str(p), int(c)) for p, c in document.get("promise_cycles", ()))
+        or None,
     )
 
 

@@ -130,6 +130,9 @@ class CaseState:
     pending: tuple[Escalation, ...] | None = None
     # Fingerprints of the last few event ids, so a redelivered event is a no-op.
     recent_events: int = 0
+    # (promise id, last cycle) of every promise made: a used id promised again starts the
+    # next cycle, with escalation ids of its own (decision 0032).
+    promise_cycles: tuple[tuple[str, int], ...] | None = None
 
     @property
     def paused(self) -> bool:
@@ -157,6 +160,7 @@ class CaseState:
             self.reminders,
             self.pending,
             self.recent_events,
+            self.promise_cycles,
         )
 
     def milestone(self, name: str) -> Milestone | None:

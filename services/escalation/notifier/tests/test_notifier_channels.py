@@ -167,3 +167,17 @@ async def test_an_smtp_server_that_is_not_there_is_retryable() -> None:
     with pytest.raises(DeliveryError) as raised:
         await EmailChannel(options, ("lead@example.test",)).send(document())
     assert raised.value.permanent is False
+
+
+async def test_a_notice_that_cannot_be_rendered_is_a_permanent_failure_at_once(
+    smtp: tuple[Inbox, int],
+) -> None:
+    inbox, port = smtp
+    doc = document()
+    # A line break in a header (a promise id with a newline, say) can never be sent.
+    doc["title"] = "Tier 2 escalation\nBcc: everyone@example.test"
+    options = SmtpOptions("127.0.0.1", port, "casegold@localhost", timeout=5)
+    with pytest.raises(DeliveryError, match="cannot render") as raised:
+        await EmailChannel(options, ("lead@example.test",)).send(doc)
+    assert raised.value.permanent is True
+    assert inbox.messages == []

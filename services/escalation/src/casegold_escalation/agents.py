@@ -11,8 +11,9 @@
 
 from __future__ import annotations
 
-import asyncio
+import functools
 from collections.abc import AsyncIterator, Callable
+from uuid import UUID
 
 import faust
 import structlog
@@ -20,9 +21,12 @@ import structlog
 from casegold_contracts import EscalationRaised, Undecodable, parse
 from casegold_escalation import metrics
 from casegold_escalation.app import Worker
+from casegold_escalation.guard import guarded
+from casegold_escalation.lag import Progress
 from casegold_escalation.processor import CaseUpdate, count_customer_case
 from casegold_escalation.records import CustomerCase, Tick
 from casegold_sla import StateFormatError
+from casegold_sla.redact import mask_phones
 
 log = structlog.get_logger("casegold.escalation")
 
@@ -33,38 +37,47 @@ async def cases_agent(worker: Worker, stream: faust.StreamT[bytes]) -> AsyncIter
     async for event in stream.events():
         message = event.message
         key = message.key
-        if key is None or message.value is None:
+        topic, partition, value = message.topic, message.partition, message.value
+        if key is None or value is None:
             metrics.UNDECODABLE.labels("no_key_or_value").inc()
+            if topic != ticks_topic:  # read all the same: timers must not wait for it
+                worker.progress[partition] = Progress(message.offset, int(message.timestamp * 1e6))
             continue
-        try:
-            if message.topic == ticks_topic:
-                await apply_tick(worker, message.partition, key, message.value)
-            else:
-                await apply_event(worker, message.partition, key, message.value)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            # A poison message must not stop the partition: count it, log it, move on.
-            metrics.FAILURES.labels("cases").inc()
-            log.exception("case message failed", topic=message.topic, offset=message.offset)
+        if topic == ticks_topic:
+            step = functools.partial(apply_tick, worker, partition, key, value)
+        else:
+            step = functools.partial(apply_event, worker, partition, key, value, message.offset)
+        await guarded(worker, "cases", step, topic=topic, offset=message.offset)
+        if topic != ticks_topic:
+            worker.progress[partition] = Progress(message.offset, int(message.timestamp * 1e6))
         yield None
 
 
-async def apply_event(worker: Worker, partition: int, key: bytes, value: bytes) -> None:
+async def apply_event(
+    worker: Worker, partition: int, key: bytes, value: bytes, offset: int | None = None
+) -> None:
     """Decode a case event, apply it and fire what is due at the event's own time."""
     parsed = parse(value)
     if isinstance(parsed, Undecodable):
         metrics.UNDECODABLE.labels(parsed.reason).inc()
-        log.warning("undecodable case event", reason=parsed.reason, detail=parsed.detail)
+        log.warning(
+            "undecodable case event", reason=parsed.reason, detail=mask_phones(parsed.detail)
+        )
         return
     if isinstance(parsed, EscalationRaised):
         metrics.UNDECODABLE.labels("wrong_topic").inc()
+        return
+    reason = key_problem(key, parsed.case_id)
+    if reason is not None:
+        # Stored under a key that is not its case id, it would be a case no tick can name.
+        metrics.REJECTED.labels(reason).inc()
+        log.warning("case event refused at the door", reason=reason, event_id=str(parsed.event_id))
         return
     # Decide at the event's own time: while a backlog is replayed, a step must not fire
     # because of how late the worker reads, only because the case really ran late.
     stored = worker.cases.get(key)
     update = await _with_policies(
-        worker, lambda: worker.processor.on_event(stored, parsed, parsed.occurred_at)
+        worker, lambda: worker.processor.on_event(stored, parsed, parsed.occurred_at, offset)
     )
     if update.rejection is not None:
         metrics.REJECTED.labels(update.rejection.reason).inc()
@@ -76,10 +89,26 @@ async def apply_event(worker: Worker, partition: int, key: bytes, value: bytes) 
 
 async def apply_tick(worker: Worker, partition: int, key: bytes, value: bytes) -> None:
     """Fire what is due now for the ticked case."""
-    Tick.decode(value)  # a malformed tick raises here and is counted as a failure
+    tick = Tick.decode(value)  # a malformed tick raises here and is counted as a failure
+    reason = key_problem(key, tick.case_id)
+    if reason is not None:
+        metrics.REJECTED.labels(reason).inc()
+        return
     stored = worker.cases.get(key)
     update = await _with_policies(worker, lambda: worker.processor.on_tick(stored, worker.clock()))
     await commit(worker, partition, key, stored, update)
+
+
+def key_problem(key: bytes, case_id: UUID) -> str | None:
+    """Why a record's key cannot stand for its case (None when it is the case id's text)."""
+    if key == str(case_id).encode("ascii"):
+        return None
+    try:
+        canonical = str(UUID(key.decode("ascii"))).encode("ascii") == key
+    except ValueError:  # UnicodeDecodeError is a ValueError too
+        canonical = False
+    # Only the canonical text is a case key: tables, ticks and the index compare bytes.
+    return "key_mismatch" if canonical else "bad_key"
 
 
 async def _with_policies(worker: Worker, step: Callable[[], CaseUpdate]) -> CaseUpdate:
@@ -107,7 +136,11 @@ async def commit(
             messages = [m for m in messages if m not in sent]
     await worker.send(messages)
     fired_at = worker.clock()
+    # A step whose every notice an earlier owner already sent was counted by that owner.
+    told = {m.escalation_id for m in messages if m.escalation_id}
     for escalation in update.escalations:
+        if escalation.escalation_id not in told:
+            continue
         metrics.ESCALATIONS.labels(str(escalation.tier), escalation.reason).inc()
         metrics.FIRE_LAG.observe(max(0.0, (fired_at - escalation.due_at).total_seconds()))
         if escalation.breached is not None:
@@ -121,25 +154,29 @@ async def customers_agent(worker: Worker, stream: faust.StreamT[bytes]) -> Async
     """Count each customer's cases and report repeat complainants."""
     async for event in stream.events():
         key, value = event.message.key, event.message.value
-        try:
-            if key is not None and value is not None:
-                await count_case(worker, key, CustomerCase.decode(value))
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            metrics.FAILURES.labels("customers").inc()
-            log.exception("customer message failed", offset=event.message.offset)
+        if key is not None and value is not None:
+            await guarded(
+                worker,
+                "customers",
+                functools.partial(count_case, worker, key, value),
+                offset=event.message.offset,
+            )
         yield None
 
 
-async def count_case(worker: Worker, key: bytes, case: CustomerCase) -> None:
+async def count_case(worker: Worker, key: bytes, value: bytes) -> None:
     """Count one case of a customer; the detection is acknowledged before the record is stored."""
+    case = CustomerCase.decode(value)
     rule = worker.policies.registry.current.repeat_rule
-    record, message = count_customer_case(
-        worker.customer_cases.get(key), case, rule, worker.clock()
+    record, messages = count_customer_case(
+        worker.customer_cases.get(key),
+        case,
+        rule,
+        worker.clock(),
+        worker.settings.case_events_topic,
     )
-    if message is not None:
-        # Awaited: the customer's record below must never be stored without it.
-        await worker.send([message], wait_all=True)
+    if messages:
+        # Awaited: the customer's record below must never be stored without them.
+        await worker.send(messages, wait_all=True)
     if record is not None:
         worker.customer_cases[key] = record

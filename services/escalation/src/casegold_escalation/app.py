@@ -7,9 +7,9 @@ from typing import Any
 
 import faust
 
-from casegold_contracts import CASE_EVENTS
 from casegold_escalation.adapters.policies import PolicyStore
 from casegold_escalation.due_index import DueIndex
+from casegold_escalation.lag import Progress
 from casegold_escalation.ports import ResendGuard, Sender
 from casegold_escalation.processor import CaseProcessor
 from casegold_escalation.settings import EscalationSettings
@@ -29,6 +29,9 @@ FAUST_TUNING: dict[str, Any] = {
     "producer_acks": -1,
     "broker_commit_interval": 1.0,
 }
+
+# This many failed messages in a row, with no success between them, make an agent "failing".
+FAILING_STREAK = 3
 
 
 def make_app(settings: EscalationSettings, kafka: KafkaSettings) -> faust.App:
@@ -89,8 +92,22 @@ class Worker:
     # same partitions come back (another worker may have changed those cases meanwhile).
     revoked_since_sync: set[int] = field(default_factory=set)
     ready: bool = False
+    # The last case-events record the cases agent finished, per partition (see lag.py).
+    progress: dict[int, Progress] = field(default_factory=dict)
+    # Consecutive failed messages per agent: an agent that fails on every message (a missing
+    # changelog, a broken dependency) makes the worker unready instead of silently skipping.
+    failing: dict[str, int] = field(default_factory=dict)
+
+    def outcome(self, stage: str, ok: bool) -> None:
+        """Note how an agent's last message went."""
+        self.failing[stage] = 0 if ok else self.failing.get(stage, 0) + 1
+
+    def checks(self) -> dict[str, bool]:
+        """What /readyz answers: Kafka assigned, tables recovered, no agent failing throughout."""
+        agents_ok = all(streak < FAILING_STREAK for streak in self.failing.values())
+        return {"kafka": not self.app.rebalancing, "tables": self.ready, "agents": agents_ok}
 
     def assigned_partitions(self) -> set[int]:
         """The case-events partitions this worker owns now."""
         actives = self.app.assignor.assigned_actives()
-        return {tp.partition for tp in actives if tp.topic == CASE_EVENTS}
+        return {tp.partition for tp in actives if tp.topic == self.settings.case_events_topic}

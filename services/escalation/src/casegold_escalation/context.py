@@ -36,6 +36,13 @@ class CaseContext:
     recent: list[dict[str, Any]] = field(default_factory=list)
     promises: dict[str, dict[str, Any]] = field(default_factory=dict)
     prior: list[dict[str, Any]] = field(default_factory=list)
+    # Offset (on the case's one partition of the case events) of the last event applied: any
+    # record at or below it is a redelivery, however far back the last commit was.
+    applied_offset: int = -1
+
+    def already_applied(self, offset: int | None) -> bool:
+        """Whether the event at that offset was applied before (a redelivery)."""
+        return offset is not None and offset <= self.applied_offset
 
     def record_event(self, event: Event) -> None:
         """Remember an accepted event on the timeline, and what it says of promises."""
@@ -100,7 +107,12 @@ class CaseContext:
         return tuple(PriorEscalation.model_validate(item) for item in self.prior)
 
     def to_json(self) -> dict[str, Any]:
-        return {"recent": self.recent, "promises": self.promises, "prior": self.prior}
+        return {
+            "recent": self.recent,
+            "promises": self.promises,
+            "prior": self.prior,
+            "offset": self.applied_offset,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> CaseContext:
@@ -109,4 +121,5 @@ class CaseContext:
             list(data.get("recent", [])),
             dict(data.get("promises", {})),
             list(data.get("prior", [])),
+            int(data.get("offset", -1)),
         )

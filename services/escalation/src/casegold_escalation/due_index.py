@@ -15,11 +15,18 @@ from collections.abc import Iterable
 class DueIndex:
     """Next-due instants (epoch microseconds) of cases, by partition."""
 
-    __slots__ = ("_current", "_heap")
+    __slots__ = ("_current", "_heap", "_ticked")
 
     def __init__(self) -> None:
         self._heap: list[tuple[int, int, bytes]] = []
         self._current: dict[bytes, tuple[int, int]] = {}
+        # Cases taken by pop_due whose tick the agent has not applied yet.
+        self._ticked: set[bytes] = set()
+
+    @property
+    def ticked(self) -> int:
+        """How many cases were due and ticked, and are not yet applied."""
+        return len(self._ticked)
 
     def __len__(self) -> int:
         return len(self._current)
@@ -31,6 +38,7 @@ class DueIndex:
 
     def schedule(self, partition: int, key: bytes, due: int | None) -> None:
         """Set (or clear, with None) the next instant the case must be looked at."""
+        self._ticked.discard(key)
         if due is None:
             self._current.pop(key, None)
             return
@@ -59,6 +67,7 @@ class DueIndex:
                 break
             due, partition, key = heapq.heappop(self._heap)
             taken.append((partition, key, due))
+            self._ticked.add(key)
             self._current[key] = (now + retry_after, partition)
             heapq.heappush(self._heap, (now + retry_after, partition, key))
         return taken
@@ -68,6 +77,7 @@ class DueIndex:
         gone = set(partitions)
         before = len(self._current)
         self._current = {k: v for k, v in self._current.items() if v[1] not in gone}
+        self._ticked &= self._current.keys()
         self._compact()
         return before - len(self._current)
 

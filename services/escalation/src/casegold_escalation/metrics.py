@@ -32,7 +32,7 @@ EVENTS = Counter(
 )
 REJECTED = Counter(
     "casegold_events_rejected_total",
-    "Commands the state machine refused, by reason.",
+    "Commands the state machine refused, and records refused at the door (bad_key, key_mismatch).",
     ["reason"],
     registry=REGISTRY,
 )
@@ -48,6 +48,12 @@ FAILURES = Counter(
     ["stage"],
     registry=REGISTRY,
 )
+RETRIES = Counter(
+    "casegold_escalation_retries_total",
+    "Message attempts retried because a dependency (broker, policies topic) failed, by stage.",
+    ["stage"],
+    registry=REGISTRY,
+)
 TICKS = Counter(
     "casegold_escalation_ticks_total", "Ticks sent by the timer loop.", registry=REGISTRY
 )
@@ -59,6 +65,11 @@ OPEN_CASES = Gauge(
 TIMERS_PENDING = Gauge(
     "casegold_escalation_timers_pending",
     "Cases whose next check is already due but not yet applied.",
+    registry=REGISTRY,
+)
+TIMERS_HELD = Gauge(
+    "casegold_escalation_timers_held",
+    "Due cases whose tick waits for case events their partition has not read yet.",
     registry=REGISTRY,
 )
 RECOVERING = Gauge(

@@ -32,7 +32,7 @@ from casegold_contracts import (
     new_event,
 )
 from casegold_escalation.context import CaseContext
-from casegold_escalation.records import CustomerCase, decode_case, encode_case
+from casegold_escalation.records import CustomerCase, decode_case, encode_case, next_check_of
 from casegold_sla import (
     CaseState,
     Decision,
@@ -44,6 +44,7 @@ from casegold_sla import (
     evolve,
     to_us,
 )
+from casegold_sla.redact import mask_phones
 
 SYSTEM = Actor(kind="system", id="escalation")
 # Events the worker itself appends; it never answers them with a rejection (no loops).
@@ -64,6 +65,17 @@ class Message:
     value: bytes
     # Set on escalation notices: the id a restarted worker looks for to not send one twice.
     notice_id: UUID | None = None
+    # Set on escalation notices: the step it tells of (counted once one of its notices is sent).
+    escalation_id: UUID | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    """Where the processor's records go (the contract's topics unless a worker runs on its own)."""
+
+    customers: str
+    case_events: str = CASE_EVENTS
+    escalations: str = ESCALATIONS
 
 
 @dataclass(slots=True)
@@ -83,39 +95,52 @@ class CaseUpdate:
 class CaseProcessor:
     """Applies events and ticks to stored case records through the SLA core."""
 
-    def __init__(self, registry: PolicyRegistry, customers_topic: str) -> None:
+    def __init__(self, registry: PolicyRegistry, topics: Topics) -> None:
         self.registry = registry
-        self.customers_topic = customers_topic
+        self.topics = topics
 
-    def on_event(self, stored: bytes | None, event: Event, now: datetime) -> CaseUpdate:
-        """Apply a case event, then fire what is due at now (immediate escalations among them)."""
+    def on_event(
+        self, stored: bytes | None, event: Event, now: datetime, offset: int | None = None
+    ) -> CaseUpdate:
+        """Apply a case event read at `offset` of the case's partition, then fire what is due at
+        now (immediate escalations among them)."""
         state, context = (None, CaseContext()) if stored is None else self._load(stored)
         if isinstance(event, _OWN_EVENTS) and state is None:
             return CaseUpdate(stored, None)
+        if stored is not None and context.already_applied(offset):
+            # Redelivered after a crash: nothing changes; a case_opened forwards its customer
+            # again, as the first forward may have died with the crash.
+            update = CaseUpdate(stored, next_check_of(stored))
+            update.messages.extend(self._forward(event))
+            return update
         result = evolve(state, event, self.registry.current)
         if isinstance(result, Rejection):
-            update = CaseUpdate(stored, None, rejection=result)
-            if state is not None:
-                update.next_check_us = decide(state, now).next_check_us
+            # A refusal changes nothing: the stored record and its next check stay as they
+            # were, so what is due fires on its own tick, at the instant it always would have.
+            update = CaseUpdate(stored, None if stored is None else next_check_of(stored))
+            update.rejection = result
             if not isinstance(event, _OWN_EVENTS):
-                update.messages.append(_rejection(event, result, now))
+                update.messages.append(_rejection(event, result, now, self.topics.case_events))
             return update
         if result is not state:  # the same object back means a redelivered event
             context.record_event(event)
+        if offset is not None:
+            context.applied_offset = max(context.applied_offset, offset)
         update = self._decide(result, context, now)
         update.opened = state is None
         # A redelivered case_opened (`result is state`) forwards again: the forward of the first
         # delivery may have been lost with the crash that caused the redelivery, and the
         # customers agent counts a case once however often it hears of it.
-        forward = update.opened or result is state
-        if forward and isinstance(event, CaseOpened) and event.payload.customer_key:
-            customer = CustomerCase(
-                event.payload.customer_key, event.case_id, to_us(event.occurred_at)
-            )
-            update.messages.append(
-                Message(self.customers_topic, customer.customer_key.encode(), customer.encode())
-            )
+        if update.opened or result is state:
+            update.messages.extend(self._forward(event))
         return update
+
+    def _forward(self, event: Event) -> list[Message]:
+        """The record that tells the customers agent of an opened case (none for other events)."""
+        if not isinstance(event, CaseOpened) or not event.payload.customer_key:
+            return []
+        customer = CustomerCase(event.payload.customer_key, event.case_id, to_us(event.occurred_at))
+        return [Message(self.topics.customers, customer.customer_key.encode(), customer.encode())]
 
     def on_tick(self, stored: bytes | None, now: datetime) -> CaseUpdate:
         """Fire what is due at now for a stored case (a tick for an unknown case does nothing)."""
@@ -129,7 +154,7 @@ class CaseProcessor:
     def _decide(self, state: CaseState, context: CaseContext, now: datetime) -> CaseUpdate:
         decision = decide(state, now)
         # Notices show the history before this decision; then the fired steps join it.
-        messages = _escalation_messages(decision, context, now)
+        messages = _escalation_messages(decision, context, now, self.topics.escalations)
         context.record_escalations(decision.escalations, now.isoformat())
         return CaseUpdate(
             encode_case(decision.state, context, decision.next_check_us),
@@ -148,14 +173,18 @@ def _system_message(
     case_id: UUID,
     payload: Payload,
     now: datetime,
+    escalation_id: UUID | None = None,
 ) -> Message:
-    """An event the worker itself appends, with a deterministic id, as a message to send."""
+    """An event the worker itself appends, with a deterministic id, as a message to send
+    (a notice when it tells of an escalation)."""
     event = new_event(event_type, case_id, payload, SYSTEM, now, now, event_id)
-    notice_id = event.event_id if topic == ESCALATIONS else None
-    return Message(topic, message_key(event), dump(event), notice_id)
+    notice_id = event.event_id if escalation_id else None
+    return Message(topic, message_key(event), dump(event), notice_id, escalation_id)
 
 
-def _escalation_messages(decision: Decision, context: CaseContext, now: datetime) -> list[Message]:
+def _escalation_messages(
+    decision: Decision, context: CaseContext, now: datetime, topic: str
+) -> list[Message]:
     state = decision.state
     messages: list[Message] = []
     if not decision.escalations:
@@ -196,50 +225,64 @@ def _escalation_messages(decision: Decision, context: CaseContext, now: datetime
             )
             messages.append(
                 _system_message(
-                    ESCALATIONS, EscalationRaised, notice, escalation.case_id, payload, now
+                    topic,
+                    EscalationRaised,
+                    notice,
+                    escalation.case_id,
+                    payload,
+                    now,
+                    escalation.escalation_id,
                 )
             )
     return messages
 
 
-def _rejection(event: Event, rejection: Rejection, now: datetime) -> Message:
+def _rejection(event: Event, rejection: Rejection, now: datetime, topic: str) -> Message:
     payload = CommandRejectedPayload(
         rejected_event_id=event.event_id,
         rejected_type=event.type,
         reason=rejection.reason,
-        detail=rejection.detail[:1000] if rejection.detail else None,
+        detail=mask_phones(rejection.detail[:1000]) if rejection.detail else None,
     )
     event_id = derived_id("command_rejected", str(event.event_id))
-    return _system_message(CASE_EVENTS, CommandRejected, event_id, event.case_id, payload, now)
+    return _system_message(topic, CommandRejected, event_id, event.case_id, payload, now)
 
 
 def count_customer_case(
-    stored: bytes | None, case: CustomerCase, rule: RepeatRule, now: datetime
-) -> tuple[bytes | None, Message | None]:
+    stored: bytes | None,
+    case: CustomerCase,
+    rule: RepeatRule,
+    now: datetime,
+    topic: str = CASE_EVENTS,
+) -> tuple[bytes | None, list[Message]]:
     """Count a case of a customer: (the customer's new record or None for a replay, and the
-    repeat_complainant_detected to send first when the rule says the customer repeats).
+    repeat_complainant_detected of each case that now repeats, to send first).
 
     The record keeps, per customer, [case id, opened µs] of recent cases (JSON).
     """
     known = [(str(c), int(t)) for c, t in from_json(stored)] if stored else []
     tally = rule.tally(known, (str(case.case_id), case.opened_us))
     if tally is None:
-        return None, None  # a replay: this case was counted already
-    message = None
-    if tally.repeat:
-        prior = [CustomerCase(case.customer_key, UUID(c), t) for c, t in tally.prior]
-        message = repeat_detected(case, prior, rule.window_days, now)
-    return to_json(list(tally.kept)), message
+        return None, []  # a replay: this case was counted already
+    messages = []
+    for (case_id, opened_us), prior in tally.repeats:
+        # The case counted, or a later-opened one that reached this partition first.
+        repeating = CustomerCase(case.customer_key, UUID(case_id), opened_us)
+        earlier = [CustomerCase(case.customer_key, UUID(c), t) for c, t in prior]
+        messages.append(repeat_detected(repeating, earlier, rule.window_days, now, topic))
+    return to_json(list(tally.kept)), messages
 
 
 def repeat_detected(
-    case: CustomerCase, prior: list[CustomerCase], window_days: int, now: datetime
+    case: CustomerCase,
+    prior: list[CustomerCase],
+    window_days: int,
+    now: datetime,
+    topic: str = CASE_EVENTS,
 ) -> Message:
     """The event that tells a case's partition its customer is a repeat complainant."""
     payload = RepeatComplainantDetectedPayload(
         prior_case_ids=tuple(p.case_id for p in prior), window_days=window_days
     )
     event_id = derived_id("repeat_complainant_detected", str(case.case_id))
-    return _system_message(
-        CASE_EVENTS, RepeatComplainantDetected, event_id, case.case_id, payload, now
-    )
+    return _system_message(topic, RepeatComplainantDetected, event_id, case.case_id, payload, now)

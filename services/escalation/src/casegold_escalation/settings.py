@@ -7,7 +7,10 @@ from pathlib import Path
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from casegold_contracts import CASE_EVENTS, ESCALATIONS
 from casegold_platform.settings import ENV_PREFIX, LogLevel
+
+_TOPIC = r"^[A-Za-z0-9._-]{1,200}$"
 
 
 class EscalationSettings(BaseSettings):
@@ -22,9 +25,22 @@ class EscalationSettings(BaseSettings):
     data_dir: Path = Field(
         Path("var/escalation"), description="RocksDB tables, one folder a worker"
     )
+    # The contract's topics; another name only to run a worker on topics of its own (tests).
+    case_events_topic: str = Field(CASE_EVENTS, pattern=_TOPIC)
+    escalations_topic: str = Field(ESCALATIONS, pattern=_TOPIC)
     tick_interval: float = Field(0.1, gt=0, le=10, description="seconds between due-index scans")
     tick_batch: int = Field(2000, ge=1, le=100_000, description="most ticks sent per scan")
     tick_retry: float = Field(5.0, gt=0, le=3600, description="re-tick a case after this many s")
+    wait_for_unread: bool = Field(
+        True,
+        description="hold due steps while their partition has unread case events (decision 0033)",
+    )
+    retry_budget: float = Field(
+        120.0,
+        gt=0,
+        le=3600,
+        description="seconds a message is retried while a dependency fails before the worker stops",
+    )
     rocksdb_write_buffer_mb: int = Field(8, ge=1, le=1024)
     rocksdb_block_cache_mb: int = Field(16, ge=1, le=4096)
     resend_guard_seconds: float = Field(

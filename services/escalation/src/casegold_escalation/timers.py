@@ -10,10 +10,11 @@ from typing import Any
 from uuid import UUID
 
 import structlog
+from faust.types import TP
 
-from casegold_contracts import CASE_EVENTS
 from casegold_escalation import metrics
 from casegold_escalation.app import Worker
+from casegold_escalation.lag import split_due, unread_bounds
 from casegold_escalation.processor import Message
 from casegold_escalation.records import Tick, next_check_of
 from casegold_sla import to_us
@@ -49,23 +50,48 @@ async def tick_once(worker: Worker) -> int:
     now_us = to_us(worker.clock())
     retry = int(settings.tick_retry * 1_000_000)
     sent = 0
-    metrics.TIMERS_PENDING.set(0)
+    held: list[tuple[int, bytes, int]] = []
     while True:
         due = worker.index.pop_due(now_us, settings.tick_batch, retry)
         if not due:
             break
-        await worker.send(
-            [
-                Message(settings.ticks_topic, key, Tick(_uuid(key), due_us).encode())
-                for _, key, due_us in due
-            ]
-        )
+        if settings.wait_for_unread:
+            due, waiting = split_due(due, unread_bounds_of(worker, {p for p, _, _ in due}))
+            held += waiting
+        await worker.send(tick_messages(worker, due))
         sent += len(due)
         metrics.TICKS.inc(len(due))
-        metrics.TIMERS_PENDING.set(sent)
         await asyncio.sleep(0)  # let the agents run between batches
+    for partition, key, due_us in held:
+        # Due again at its own instant, unless the agent rescheduled the case meanwhile.
+        if worker.index.due_of(key) == now_us + retry:
+            worker.index.schedule(partition, key, due_us)
+    metrics.TIMERS_HELD.set(len(held))
+    # Due and not yet applied: ticks on their way, and steps held behind unread events.
+    metrics.TIMERS_PENDING.set(worker.index.ticked + len(held))
     metrics.OPEN_CASES.set(len(worker.index))
     return sent
+
+
+def unread_bounds_of(worker: Worker, partitions: set[int]) -> dict[int, int | None]:
+    """Per partition with unread case events, the instant from which due steps wait."""
+    topic = worker.settings.case_events_topic
+    consumer: Any = worker.app.consumer
+    tps = {p: TP(topic, p) for p in partitions}
+    ends: dict[int, int] = {}
+    for partition, tp in tps.items():
+        # The end the last fetch response reported: no broker round trip per pass (asking the
+        # broker through the consumer's thread waits behind its fetch and delays every step).
+        try:
+            end = consumer.highwater(tp)
+        except Exception:  # not assigned (any more): unknown, so its steps wait
+            continue
+        if end is not None:
+            ends[partition] = int(end)
+    committed = consumer._committed_offset  # Faust keeps the group's offsets per partition
+    return unread_bounds(
+        partitions, ends, worker.progress, {p: committed.get(tp) for p, tp in tps.items()}
+    )
 
 
 async def sync_index(worker: Worker) -> None:
@@ -77,6 +103,8 @@ async def sync_index(worker: Worker) -> None:
     indexed -= revoked
     if revoked:
         worker.recent.forget(revoked)
+        for partition in revoked:
+            worker.progress.pop(partition, None)
         dropped = worker.index.drop_partitions(revoked)
         log.info("due index dropped partitions", partitions=sorted(revoked), cases=dropped)
     added = sorted(assigned - indexed)
@@ -111,8 +139,20 @@ async def on_partitions_revoked(
     """Faust's signal: the index of revoked partitions is stale until the next sync."""
     revoked: set[Any] = args[0] if args else set()
     worker.ready = False
-    worker.revoked_since_sync.update(tp.partition for tp in revoked if tp.topic == CASE_EVENTS)
+    source = worker.settings.case_events_topic
+    worker.revoked_since_sync.update(tp.partition for tp in revoked if tp.topic == source)
 
 
-def _uuid(key: bytes) -> UUID:
-    return UUID(key.decode("ascii"))
+def tick_messages(worker: Worker, due: list[tuple[int, bytes, int]]) -> list[Message]:
+    """Ticks of due (partition, key, due) entries; a key that is no case id is dropped alone."""
+    messages = []
+    for partition, key, due_us in due:
+        try:
+            case_id = UUID(key.decode("ascii"))
+        except ValueError:
+            # Stored before keys were checked at the door: it must not fail its batch-mates.
+            metrics.FAILURES.labels("timer_key").inc()
+            worker.index.schedule(partition, key, None)
+            continue
+        messages.append(Message(worker.settings.ticks_topic, key, Tick(case_id, due_us).encode()))
+    return messages

@@ -22,7 +22,7 @@ def install_views(worker: Worker) -> None:
 
     class Ready(View):
         async def get(self, request: Request) -> Response:
-            checks = {"kafka": not worker.app.rebalancing, "tables": worker.ready}
+            checks = worker.checks()
             ready = all(checks.values())
             body = {
                 "status": "ok" if ready else "unavailable",

@@ -4,38 +4,65 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
-from casegold_contracts import CASE_EVENTS
+from casegold_contracts import CASE_EVENTS, ESCALATIONS
 from casegold_escalation import agents, timers
 from casegold_escalation.adapters.policies import PolicyStore
 from casegold_escalation.adapters.producer import FaustSender
 from casegold_escalation.adapters.recent import RecentlySent
+from casegold_escalation.adapters.topics import ensure_led_topics
 from casegold_escalation.app import Worker, make_app, make_table
-from casegold_escalation.processor import CaseProcessor
+from casegold_escalation.processor import CaseProcessor, Topics
 from casegold_escalation.settings import EscalationSettings
 from casegold_escalation.views import install_views
 from casegold_platform import kafka as kafka_admin
 from casegold_platform.clock import Clock, utc_now
 from casegold_platform.kafka import TopicSpec
 from casegold_platform.settings import KafkaSettings
+from casegold_platform.topics import platform_topics
+
+# The worker's tables; Faust names each one's changelog topic `<app id>-<table>-changelog`.
+TABLES = ("cases", "customer-cases")
 
 
 def internal_topics(settings: EscalationSettings, kafka: KafkaSettings) -> list[TopicSpec]:
-    """The worker's own topics: ticks and customers co-partitioned with the case events."""
+    """The worker's own topics: ticks, customers and changelogs co-partitioned with the events."""
     short = (("retention.ms", str(7 * 24 * 3600 * 1000)),)
     compact = (("cleanup.policy", "compact"),)
+    n, replicas = kafka.partitions, kafka.replication_factor
     return [
-        TopicSpec(settings.ticks_topic, kafka.partitions, kafka.replication_factor, short),
-        TopicSpec(settings.customers_topic, kafka.partitions, kafka.replication_factor, short),
-        TopicSpec(settings.policies_topic, 1, kafka.replication_factor, compact),
+        TopicSpec(settings.ticks_topic, n, replicas, short),
+        TopicSpec(settings.customers_topic, n, replicas, short),
+        TopicSpec(settings.policies_topic, 1, replicas, compact),
+        *(TopicSpec(f"{settings.app_id}-{t}-changelog", n, replicas, compact) for t in TABLES),
     ]
 
 
+def topics_of(settings: EscalationSettings) -> Topics:
+    """Where the processor's records go."""
+    return Topics(
+        customers=settings.customers_topic,
+        case_events=settings.case_events_topic,
+        escalations=settings.escalations_topic,
+    )
+
+
+def needed_topics(settings: EscalationSettings, kafka: KafkaSettings) -> list[TopicSpec]:
+    """Every topic the worker reads or writes."""
+    contract = {s.name: s for s in platform_topics(kafka)}
+    own = [
+        replace(contract[CASE_EVENTS], name=settings.case_events_topic),
+        replace(contract[ESCALATIONS], name=settings.escalations_topic),
+    ]
+    return [*own, *internal_topics(settings, kafka)]
+
+
 async def prepare(settings: EscalationSettings, kafka: KafkaSettings, store: PolicyStore) -> None:
-    """Topics exist, the current policy is published, and every older version is known."""
+    """Topics exist and are led, the current policy is published, every older version known."""
     await kafka_admin.wait_for_broker(kafka.bootstrap, timeout=60)
-    await kafka_admin.ensure_topics(kafka.bootstrap, internal_topics(settings, kafka))
+    await ensure_led_topics(kafka.bootstrap, needed_topics(settings, kafka), timeout=60)
     await store.publish_current()
     await store.refresh()
 
@@ -54,13 +81,13 @@ def build_worker(
         policies=policies,
         clock=clock,
         app=app,
-        source=app.topic(CASE_EVENTS, settings.ticks_topic, partitions=partitions),
+        source=app.topic(settings.case_events_topic, settings.ticks_topic, partitions=partitions),
         customer_source=app.topic(settings.customers_topic, partitions=partitions),
-        cases=make_table(app, "cases", settings, partitions),
-        customer_cases=make_table(app, "customer-cases", settings, partitions),
-        processor=CaseProcessor(policies.registry, settings.customers_topic),
+        cases=make_table(app, TABLES[0], settings, partitions),
+        customer_cases=make_table(app, TABLES[1], settings, partitions),
+        processor=CaseProcessor(policies.registry, topics_of(settings)),
         send=FaustSender(app),
-        recent=RecentlySent(kafka, settings.resend_guard_seconds),
+        recent=RecentlySent(kafka, settings.escalations_topic, settings.resend_guard_seconds),
     )
     app.agent(worker.source, name="cases", concurrency=1)(_bound(agents.cases_agent, worker))
     app.agent(worker.customer_source, name="customers", concurrency=1)(

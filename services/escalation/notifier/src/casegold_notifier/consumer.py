@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
+from typing import Any
+from uuid import UUID
 
+import asyncpg
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
@@ -16,6 +21,7 @@ from casegold_notifier.adapters.delivery_log import DeliveryStore
 from casegold_notifier.deliveries import PlannedDelivery, deliveries_for
 from casegold_platform.clock import Clock, utc_now
 from casegold_sla.recipients import RecipientBook
+from casegold_sla.redact import mask_phones
 
 log = structlog.get_logger("casegold_notifier")
 
@@ -71,7 +77,7 @@ class EscalationConsumer:
             log.warning(
                 "message_skipped",
                 reason=event.reason,
-                detail=event.detail,
+                detail=mask_phones(event.detail),
                 partition=message.partition,
                 offset=message.offset,
             )
@@ -95,7 +101,7 @@ class EscalationConsumer:
         delay = 0.2
         while True:
             try:
-                inserted = await self.store.record(planned)
+                inserted = await self._record_isolating(planned)
             except Exception:  # PostgreSQL away: keep the batch, retry, commit nothing meanwhile
                 metrics.RECORD_FAILURES.inc()
                 log.exception("record_failed", deliveries=len(planned))
@@ -109,6 +115,38 @@ class EscalationConsumer:
                 if row.notice_id in inserted and row.status != "pending":
                     self._count_new(row)
             return True
+
+    async def _record_isolating(self, planned: list[PlannedDelivery]) -> set[UUID]:
+        """Record the batch; if PostgreSQL refuses a value, record notice by notice, and
+        dead-letter each notice it refuses alone so the batch is committed past it."""
+        try:
+            return await self.store.record(planned)
+        except asyncpg.DataError:
+            pass  # a value (a NUL in jsonb, say) no retry can store: find the notice carrying it
+        inserted: set[UUID] = set()
+        for rows in _by_notice(planned):
+            try:
+                inserted |= await self.store.record(rows)
+            except asyncpg.DataError as error:
+                metrics.MESSAGES.labels("unrecordable").inc()
+                inserted |= await self._dead_letter(rows, error)
+        return inserted
+
+    async def _dead_letter(
+        self, rows: list[PlannedDelivery], error: asyncpg.DataError
+    ) -> set[UUID]:
+        reason = mask_phones(f"unrecordable: {type(error).__name__}: {error}"[:500])
+        log.error("notice_unrecordable", event_id=str(rows[0].event_id), error=reason)
+        dead = [
+            replace(row, status="dead", last_error=reason, notice=storable(row.notice))
+            for row in rows
+        ]
+        try:
+            return await self.store.record(dead)
+        except asyncpg.DataError:
+            # Not even the scrubbed copy: the log line above and the counter are all that is left.
+            log.error("notice_dropped", event_id=str(rows[0].event_id))
+            return set()
 
     def _count_new(self, row: PlannedDelivery) -> None:
         metrics.NOTIFICATIONS.labels(row.channel, row.status).inc()
@@ -129,3 +167,25 @@ class EscalationConsumer:
             # A rebalance took the partition: its new owner re-reads the batch, and the unique
             # key makes recording it again a no-op.
             log.warning("commit_failed", error=repr(error))
+
+
+def _by_notice(planned: list[PlannedDelivery]) -> list[list[PlannedDelivery]]:
+    groups: dict[UUID, list[PlannedDelivery]] = {}
+    for row in planned:
+        groups.setdefault(row.event_id, []).append(row)
+    return list(groups.values())
+
+
+def storable(notice: str) -> str:
+    """The notice's JSON with every NUL (which jsonb refuses) shown as U+FFFD."""
+
+    def scrub(value: Any) -> Any:
+        if isinstance(value, str):
+            return value.replace("\x00", "\ufffd")
+        if isinstance(value, list):
+            return [scrub(item) for item in value]
+        if isinstance(value, dict):
+            return {scrub(k): scrub(v) for k, v in value.items()}
+        return value
+
+    return json.dumps(scrub(json.loads(notice)), ensure_ascii=False)

@@ -21,6 +21,7 @@ from casegold_notifier.backoff import GiveUp, RetryPolicy, after_failure
 from casegold_notifier.content import Links, digest_document, notice_document
 from casegold_notifier.ports import Channel, DeliveryError
 from casegold_platform.clock import utc_now
+from casegold_sla.redact import mask_phones
 
 log = structlog.get_logger("casegold_notifier")
 
@@ -178,6 +179,7 @@ class Dispatcher:
     async def _failed(
         self, claim: Claim, kind: str, error: str, permanent: bool, retry_after: float | None
     ) -> None:
+        error = mask_phones(error)  # error texts may quote a notice's values
         outcome = after_failure(
             self.limits.retry,
             claim.attempt,
@@ -200,6 +202,7 @@ class Dispatcher:
         )
 
     async def _dead(self, claim: Claim, kind: str, error: str) -> None:
+        error = mask_phones(error)
         await self.store.dead(claim, error)
         metrics.NOTIFICATIONS.labels(kind, "dead").inc()
         metrics.DEAD_LETTERS.labels(kind).inc()

@@ -47,7 +47,8 @@ IN_FLIGHT = Gauge(
 )
 MESSAGES = Counter(
     "casegold_notifier_messages_total",
-    "Messages read from complaints.escalations: recorded, or skipped with the reason "
+    "Messages read from complaints.escalations: recorded, unrecordable (dead-lettered alone), "
+    "or skipped with the reason "
     "(malformed_json, unknown_type, invalid, …, other_type for a decodable non-escalation).",
     ["outcome"],
     registry=REGISTRY,

@@ -14,6 +14,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from casegold_platform.kafka import durable_producer
 from casegold_platform.settings import KafkaSettings
 from casegold_sla import PolicyRegistry, PolicySet, load_policy_text
+from casegold_sla.policy_loader import without_recipients
 
 
 class PolicyStore:
@@ -29,14 +30,15 @@ class PolicyStore:
         self._lock = asyncio.Lock()
 
     async def publish_current(self) -> None:
-        """Record the current file's text under its version (idempotent: same key, same text)."""
+        """Record the current file's text, without its recipients (secrets), under its version
+        (idempotent: same key, same text)."""
         producer = durable_producer(self.kafka)
         await producer.start()
         try:
             await producer.send_and_wait(
                 self.topic,
                 key=self.registry.current.version.encode(),
-                value=self.current_text.encode("utf-8"),
+                value=without_recipients(self.current_text).encode("utf-8"),
             )
         finally:
             await producer.stop()
@@ -62,7 +64,9 @@ class PolicyStore:
                         version = message.key.decode()
                         if version != self.registry.current.version:
                             text = message.value.decode("utf-8")
-                            self.registry.add(load_policy_text(text, f"policy {version}"))
+                            self.registry.add(
+                                load_policy_text(text, f"policy {version}", version=version)
+                            )
                         count += 1
                 return count
             finally:

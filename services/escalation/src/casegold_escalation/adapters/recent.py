@@ -18,15 +18,15 @@ from uuid import UUID
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic_core import from_json
 
-from casegold_contracts import ESCALATIONS
 from casegold_platform.settings import KafkaSettings
 
 
 class RecentlySent:
     """Event ids found on the escalations topic, per partition, for a look-back window."""
 
-    def __init__(self, kafka: KafkaSettings, lookback_seconds: float) -> None:
+    def __init__(self, kafka: KafkaSettings, topic: str, lookback_seconds: float) -> None:
         self.kafka = kafka
+        self.topic = topic
         self.lookback_seconds = lookback_seconds
         self._ids: dict[int, set[UUID]] = {}
         self._lock = asyncio.Lock()
@@ -50,7 +50,7 @@ class RecentlySent:
 
     async def _read(self, partitions: list[int]) -> dict[int, set[UUID]]:
         found: dict[int, set[UUID]] = {p: set() for p in partitions}
-        tps = [TopicPartition(ESCALATIONS, p) for p in partitions]
+        tps = [TopicPartition(self.topic, p) for p in partitions]
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.kafka.bootstrap, enable_auto_commit=False
         )

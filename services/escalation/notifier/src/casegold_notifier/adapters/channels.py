@@ -116,8 +116,13 @@ class EmailChannel:
     async def send(self, document: Document) -> None:
         options = self.options
         try:
+            message = self.message(document)
+        except (ValueError, TypeError, KeyError) as error:
+            # The same notice renders the same way on every attempt: retrying only delays it.
+            raise DeliveryError(f"cannot render the notice: {error}", permanent=True) from None
+        try:
             await aiosmtplib.send(
-                self.message(document),
+                message,
                 hostname=options.host,
                 port=options.port,
                 username=options.username,

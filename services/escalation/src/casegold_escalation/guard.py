@@ -1,0 +1,59 @@
+"""How an agent tells a bad record from a failing dependency.
+
+A record that cannot be decoded or that the rules cannot apply is poison: counted, logged and
+skipped, so its partition goes on. Anything else (the broker not acknowledging a send, the
+policies topic or the resend guard unreadable) says nothing about the record: it is retried in
+place with back-off, the offset not advanced and nothing stored; if the dependency stays away
+longer than the retry budget the worker crashes, and the group gives its partitions to a worker
+that can process them (or to this one once restarted).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+import structlog
+
+from casegold_escalation import metrics
+from casegold_escalation.app import Worker
+
+log = structlog.get_logger("casegold.escalation")
+
+# What decoding a record or applying it raises for the record's own content (pydantic's
+# ValidationError and the core's StateFormatError are ValueErrors).
+POISON: tuple[type[Exception], ...] = (ValueError, KeyError, TypeError)
+FIRST_DELAY = 0.1
+MAX_DELAY = 5.0
+
+
+async def guarded(
+    worker: Worker, stage: str, step: Callable[[], Awaitable[None]], **where: object
+) -> None:
+    """Run step until it succeeds or proves the record poison; crash past the retry budget."""
+    delay = FIRST_DELAY
+    deadline = time.monotonic() + worker.settings.retry_budget
+    while True:
+        try:
+            await step()
+        except asyncio.CancelledError:
+            raise
+        except POISON:
+            metrics.FAILURES.labels(stage).inc()
+            worker.outcome(stage, ok=False)
+            log.exception("poison message skipped", stage=stage, **where)
+            return
+        except Exception as error:
+            metrics.RETRIES.labels(stage).inc()
+            worker.outcome(stage, ok=False)
+            if time.monotonic() + delay > deadline:
+                log.critical("dependency failing past the retry budget", stage=stage, **where)
+                await worker.app.crash(error)
+                raise
+            log.warning("retrying message", stage=stage, error=repr(error), **where)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, MAX_DELAY)
+        else:
+            worker.outcome(stage, ok=True)
+            return
