@@ -158,7 +158,7 @@ async def test_every_channel_delivers_the_case_state_signed_and_once(
     assert body["case"]["status"] == "in_progress" and body["case"]["owner"] == "agent-7"
     assert body["case"]["late"] == "3 h 10 min late"
     assert body["case"]["promises"][0]["status"] == "broken"
-    assert body["case"]["url"] == f"http://127.0.0.1:8084/v1/cases/{case_id}"
+    assert body["case"]["url"] == f"http://127.0.0.1:8084/cases/{case_id}"
     assert body["acknowledge"]["url"] == f"http://127.0.0.1:8081/v1/cases/{case_id}/commands"
     assert body["acknowledge"]["body"] == {
         "command": "acknowledge_escalation",

@@ -97,7 +97,7 @@ def test_the_document_carries_the_state_links_and_the_acknowledge_command() -> N
     assert doc["escalation"]["escalation_id"] == str(event.payload.escalation_id)
     assert doc["escalation"]["fired_at"] == "2025-03-03T09:00:00Z"
     case = doc["case"]
-    assert case["url"] == f"http://127.0.0.1:8084/v1/cases/{DEFAULT_CASE_ID}"
+    assert case["url"] == f"http://127.0.0.1:8084/cases/{DEFAULT_CASE_ID}"
     assert (case["status"], case["owner"], case["late_seconds"]) == (
         "in_progress",
         "agent-7",
@@ -126,7 +126,7 @@ def test_plain_text_shows_everything_present() -> None:
         "Last events:", "case_opened by ivr: Opened by IVR", "callback_promised by agent",
         "Promises made:", "p-1 due 2025-03-03T08:00:00Z: broken",
         "Earlier escalations:", "first response tier_1 (acknowledged)",
-        f"Case view: http://127.0.0.1:8084/v1/cases/{DEFAULT_CASE_ID}",
+        f"Case view: http://127.0.0.1:8084/cases/{DEFAULT_CASE_ID}",
         '"command":"acknowledge_escalation"',
     ):  # fmt: skip
         assert expected in text, expected
@@ -154,13 +154,13 @@ def test_a_bare_snapshot_renders_without_empty_sections() -> None:
 def test_html_escapes_case_text() -> None:
     html = render.html(document())
     assert "Washer &lt;leaks&gt; &amp; floods" in html and "<leaks>" not in html
-    assert f'href="http://127.0.0.1:8084/v1/cases/{DEFAULT_CASE_ID}"' in html
+    assert f'href="http://127.0.0.1:8084/cases/{DEFAULT_CASE_ID}"' in html
     assert render.subject(document()).startswith("[Casegold] Tier 2 escalation")
 
 
 def test_slack_payload_has_text_and_blocks_within_limits() -> None:
     payload = slack.payload(document())
-    assert f"/v1/cases/{DEFAULT_CASE_ID}" in payload["text"]
+    assert f"8084/cases/{DEFAULT_CASE_ID}" in payload["text"]
     kinds = [block["type"] for block in payload["blocks"]]
     assert kinds[0] == "header" and "section" in kinds and kinds[-1] == "context"
     flat = json.dumps(payload)

@@ -30,8 +30,8 @@ class Links:
     intake_url: str
 
     def case_view(self, case_id: UUID | str) -> str:
-        """The case in reporting: state, clocks, timeline and escalations."""
-        return f"{self.reporting_url}/v1/cases/{case_id}"
+        """The case page in reporting: state, clocks, timeline and escalations."""
+        return f"{self.reporting_url}/cases/{case_id}"
 
     def commands(self, case_id: UUID | str) -> str:
         """Intake's command endpoint of the case."""
