@@ -154,6 +154,28 @@ def test_notices_carry_the_timeline_promises_and_earlier_escalations(
     assert notices[-1].payload.escalation_id not in earlier
 
 
+def test_notices_of_a_case_with_a_long_history_still_say_what_it_is_about(
+    processor: CaseProcessor,
+) -> None:
+    case_id = uuid4()
+    record = processor.on_event(
+        None, make_case_opened(case_id=case_id, at=T0, priority="P1"), T0
+    ).stored
+    for note in range(6):  # more events than the notice's timeline keeps
+        at = T0 + timedelta(milliseconds=100 * (note + 1))
+        record = processor.on_event(
+            record, make_event("note_added", case_id=case_id, at=at, text=f"note {note}"), at
+        ).stored
+    notices: list[EscalationRaised] = []
+    for second in range(1, 5):
+        outcome = processor.on_tick(record, T0 + timedelta(seconds=second))
+        record = outcome.stored
+        notices += fired(outcome)
+    assert notices
+    assert "case_opened" not in [e.type for e in notices[-1].payload.case.recent_events]
+    assert {n.payload.case.summary for n in notices} == {"Washing machine leaks after repair"}
+
+
 def test_a_ladder_s_tier_1_is_its_milestone_s_breach(processor: CaseProcessor) -> None:
     record = processor.on_event(None, make_case_opened(case_id=uuid4(), at=T0, priority="P1"), T0)
     warning = processor.on_tick(record.stored, T0 + timedelta(seconds=3))

@@ -39,6 +39,9 @@ class CaseContext:
     # Offset (on the case's one partition of the case events) of the last event applied: any
     # record at or below it is a redelivery, however far back the last commit was.
     applied_offset: int = -1
+    # What the complaint is about, kept apart from the bounded timeline: a case with more
+    # than RECENT_EVENTS events still says it in every notice.
+    summary: str | None = None
 
     def already_applied(self, offset: int | None) -> bool:
         """Whether the event at that offset was applied before (a redelivery)."""
@@ -49,6 +52,7 @@ class CaseContext:
         summary = None
         if isinstance(event, CaseOpened):
             summary = event.payload.summary
+            self.summary = summary[:SUMMARY_CHARS] if summary else None
         elif isinstance(event, NoteAdded):
             summary = event.payload.text
         entry = {
@@ -112,6 +116,7 @@ class CaseContext:
             "promises": self.promises,
             "prior": self.prior,
             "offset": self.applied_offset,
+            "summary": self.summary,
         }
 
     @classmethod
@@ -122,4 +127,9 @@ class CaseContext:
             dict(data.get("promises", {})),
             list(data.get("prior", [])),
             int(data.get("offset", -1)),
+            # Records stored before the summary was kept apart find it on the timeline.
+            data.get("summary")
+            or next(
+                (e["summary"] for e in data.get("recent", []) if e["type"] == "case_opened"), None
+            ),
         )

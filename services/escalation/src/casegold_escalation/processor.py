@@ -191,7 +191,7 @@ def _escalation_messages(
         return messages
     timeline, promises = context.timeline(), context.promise_snapshots()
     prior = context.prior_escalations()
-    summary = next((e["summary"] for e in context.recent if e["type"] == "case_opened"), None)
+    summary = context.summary
     for escalation in decision.escalations:
         snapshot = CaseSnapshot(
             status=state.status,
