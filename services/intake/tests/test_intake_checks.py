@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+import unicodedata
 from typing import Any
 
 import pytest
 
+from casegold_intake.checks import forbidden_control
 from tests.support.intake import AGENT, IVR, Api, case_body, mention_body
 
 CASES = "/v1/cases"
@@ -110,3 +113,10 @@ async def test_a_promise_due_in_the_past_beyond_five_minutes_is_a_422(
     assert response.status_code == status, response.text
     if status == 422:
         assert response.json()["detail"][0]["loc"] == ["body", "due_at"]
+
+
+def test_forbidden_controls_are_exactly_unicode_cc_less_tab_and_newline() -> None:
+    for code in range(sys.maxunicode + 1):
+        char = chr(code)
+        expected = unicodedata.category(char) == "Cc" and char not in "\t\n"
+        assert forbidden_control(f"a{char}b") is expected, hex(code)

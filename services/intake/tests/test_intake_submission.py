@@ -71,5 +71,6 @@ async def test_a_claim_whose_process_vanished_is_taken_over_with_the_stored_even
         assert retried.status_code == 201
         [(_, value)] = api.publisher.sent
         assert retried.json()["event_id"] in value.decode()
+        await api.app.state.runtime.intake.drain()  # the mark is written after the answer
         [row] = api.store.rows.values()
         assert row.attempt == 2 and row.published

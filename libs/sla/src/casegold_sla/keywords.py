@@ -10,6 +10,7 @@ a boundary: "3.15晚会" and "打12315投诉" match.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 
 _CJK_RANGES = (
     (0x3040, 0x30FF),  # Hiragana, Katakana
@@ -50,11 +51,22 @@ def _continues(text: str, at: int, step: int) -> bool:
     )
 
 
+@lru_cache(maxsize=4096)
+def _has_cjk(folded_keyword: str) -> bool:
+    # Keywords come from the policy: a few dozen, checked against every case opened.
+    return any(is_cjk(char) for char in folded_keyword)
+
+
+@lru_cache(maxsize=4096)
+def _folded(keyword: str) -> str:
+    return keyword.casefold()
+
+
 def contains_keyword(folded_text: str, folded_keyword: str) -> bool:
     """Whether a casefolded keyword occurs in a casefolded text, by the rules above."""
     if not folded_keyword:
         return False
-    if any(is_cjk(char) for char in folded_keyword):
+    if _has_cjk(folded_keyword):
         return folded_keyword in folded_text
     start = folded_text.find(folded_keyword)
     while start != -1:
@@ -70,4 +82,4 @@ def contains_keyword(folded_text: str, folded_keyword: str) -> bool:
 def matching_keywords(keywords: Iterable[str], texts: Iterable[str | None]) -> tuple[str, ...]:
     """The keywords found in any of the texts, case-insensitively, in the keywords' order."""
     folded = "\n".join(text.casefold() for text in texts if text)
-    return tuple(word for word in keywords if contains_keyword(folded, word.casefold()))
+    return tuple(word for word in keywords if contains_keyword(folded, _folded(word)))

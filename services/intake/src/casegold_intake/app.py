@@ -77,6 +77,8 @@ def create_app(
                 gc.freeze()
                 gc.set_threshold(*GC_THRESHOLDS)
             yield
+            # Requests have drained; the marks written after their answers finish first.
+            await runtime.intake.drain()
             runtime.intake = Intake(publisher=NOT_STARTED, store=None)
 
     app = service_app(

@@ -72,14 +72,22 @@ class PostgresKeyStore:
     """The key store on an asyncpg pool; every database wait is bounded by `timeout`.
 
     `lease` is how long a claim is reserved for the request that made it: longer than that
-    request's whole deadline, so a live request never loses its claim to a retry.
+    request's whole deadline plus its publish mark's bound, so neither a live request nor the
+    mark it writes after answering loses the claim to a retry. `lazy_pool`: sessions with
+    `synchronous_commit = off` for the marks and releases (see Statements).
     """
 
-    def __init__(self, pool: asyncpg.Pool, timeout: float, lease: float = 6.0) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        timeout: float,
+        lease: float = 7.0,
+        lazy_pool: asyncpg.Pool | None = None,
+    ) -> None:
         self.pool = pool
         self.timeout = timeout
         self.lease = lease
-        self._statements = Statements(pool, timeout)
+        self._statements = Statements(pool, timeout, lazy_pool)
         self._inserts: Batches[KeyRecord, bool] = Batches(self._insert_batch)
         self._marks: Batches[Ident, bool] = Batches(self._mark_batch)
 

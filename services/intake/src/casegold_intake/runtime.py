@@ -92,17 +92,14 @@ def real_adapters(
             applied = await migrations.apply(postgres.dsn)
             if applied:
                 log.info("migrations applied", versions=applied)
-        pool = await asyncpg.create_pool(
-            postgres.dsn,
-            min_size=postgres.pool_min,
-            max_size=postgres.pool_max,
-            reset=_keep_session,
-            server_settings=_session_settings(settings),
-        )
-        assert pool is not None
-        # A claim outlives its request's whole deadline, so a live request never loses it.
-        lease = settings.request_deadline_seconds + 1.0
-        store = PostgresKeyStore(pool, settings.db_timeout_seconds, lease=lease)
+        pool = await _pool(postgres, postgres.pool_max, _session_settings(settings))
+        # Publish marks and lease releases never wait for a WAL flush: their own sessions.
+        lazy = await _pool(postgres, 2, {"synchronous_commit": "off"})
+        # A claim outlives its request's whole deadline and the publish mark written after the
+        # answer, so no retry takes it over from a live request or a pending mark (0072).
+        # The mark's bound: a pooled connection, then the statement, each within db_timeout.
+        lease = settings.request_deadline_seconds + 2 * settings.db_timeout_seconds + 1.0
+        store = PostgresKeyStore(pool, settings.db_timeout_seconds, lease=lease, lazy_pool=lazy)
         publisher = KafkaPublisher(
             # No linger: the idempotent producer has one request in flight per broker anyway,
             # so messages batch up behind it; waiting longer only adds latency and wake-ups.
@@ -123,10 +120,23 @@ def real_adapters(
             # Requests have drained (uvicorn stops accepting first): flush, then close.
             await publisher.close(timeout=settings.shutdown_grace_seconds)
             await store.close()
+            await lazy.close()
             await pool.close()
             log.info("intake adapters closed")
 
     return open_adapters
+
+
+async def _pool(postgres: PostgresSettings, size: int, session: dict[str, str]) -> asyncpg.Pool:
+    pool = await asyncpg.create_pool(
+        postgres.dsn,
+        min_size=min(postgres.pool_min, size),
+        max_size=size,
+        reset=_keep_session,
+        server_settings=session,
+    )
+    assert pool is not None
+    return pool
 
 
 def _session_settings(settings: IntakeSettings) -> dict[str, str]:

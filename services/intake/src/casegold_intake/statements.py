@@ -79,11 +79,18 @@ class Bounded:
 
 
 class Statements:
-    """Runs one statement at a time on a pooled connection, every wait bounded by `timeout`."""
+    """Runs one statement at a time on a pooled connection, every wait bounded by `timeout`.
 
-    def __init__(self, pool: asyncpg.Pool, timeout: float) -> None:
+    `lazy_pool`, when given, holds sessions with `synchronous_commit = off`: a statement that
+    need not wait for the WAL flush runs there in one round trip, not inside a transaction.
+    """
+
+    def __init__(
+        self, pool: asyncpg.Pool, timeout: float, lazy_pool: asyncpg.Pool | None = None
+    ) -> None:
         self.pool = pool
         self.timeout = timeout
+        self.lazy_pool = lazy_pool
 
     async def fetch(self, query: str, *args: Any, flush: bool = True) -> list[asyncpg.Record]:
         """The rows of one statement, committed alone (a deadlock is retried once).
@@ -102,11 +109,12 @@ class Statements:
             return await self._fetch(query, args, flush)
 
     async def _fetch(self, query: str, args: Sequence[Any], flush: bool) -> list[asyncpg.Record]:
+        pool = self.pool if flush or self.lazy_pool is None else self.lazy_pool
         async with Bounded(self.timeout):
-            connection = await self.pool.acquire()
+            connection = await pool.acquire()
         try:
             async with Bounded(self.timeout):
-                if flush:
+                if flush or pool is self.lazy_pool:
                     rows: list[asyncpg.Record] = await connection.fetch(query, *args)
                     return rows
                 async with connection.transaction():
@@ -114,7 +122,7 @@ class Statements:
                     rows = await connection.fetch(query, *args)
                 return rows
         finally:
-            await release(self.pool, connection, self.timeout)
+            await release(pool, connection, self.timeout)
 
 
 class Batches(Generic[T, R]):

@@ -8,13 +8,18 @@ With an Idempotency-Key (decision 0024, state machine in claims.py):
 - a claim whose publish failed (lease released) or whose process died (lease ran out) is
   taken over by the next request with the same body, which publishes the *stored* event: the
   same event id, so it can never become a second case;
-- the first request to mark the key published answers 201, every other one 200.
+- the request whose publish Kafka acknowledged answers 201 at once; its publish mark is written
+  after the answer (decision 0072), inside the claim's lease, so no retry can take the key over
+  before it lands; a request that finds the key published answers 200.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
 
 import structlog
 from pydantic import BaseModel
@@ -83,7 +88,7 @@ class Intake:
         self.wait = wait
         # Requests of this process working on a key: the others wait on its event, not the DB.
         self._local: dict[tuple[str, str], asyncio.Event] = {}
-        self._releases: set[asyncio.Task[None]] = set()
+        self._pending: set[asyncio.Task[None]] = set()
 
     async def submit(
         self,
@@ -145,14 +150,11 @@ class Intake:
                 self._release_later(store, ident, lease.attempt, mine)
                 mine = None  # set once the lease is released, so local waiters see the release
                 raise
-            try:
-                first = await store.mark_published(*ident)
-            except StoreUnavailable:
-                # Durable in Kafka, only the mark is lost: the lease runs out and a retry
-                # re-publishes the same event id, which consumers dedupe. The write did happen.
-                log.warning("key not marked published", event_id=str(record.event_id))
-                return Outcome(created, lease.reply)
-            return Outcome(created if first else replay, lease.reply, replayed=not first)
+            # The answer is decided: the claim is ours until its lease ends, and the lease
+            # outlasts the mark's own bound. Waiters on this key are woken once it is marked.
+            self._later(self._mark(store, ident, record.event_id, mine))
+            mine = None
+            return Outcome(created, lease.reply)
         finally:
             if mine is not None:
                 self._done(ident, mine)
@@ -196,13 +198,17 @@ class Intake:
                 await asyncio.sleep(min(poll, left))  # the claimant is another process
                 poll = min(poll * 2, _LAST_POLL)
 
+    def _later(self, step: Coroutine[Any, Any, None]) -> None:
+        # In a task: the answer must not wait for it, nor its cancellation by the deadline
+        # stop it. `drain` waits for these at shutdown.
+        task = asyncio.get_running_loop().create_task(step)
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
     def _release_later(
         self, store: KeyStore, ident: tuple[str, str], attempt: int, mine: asyncio.Event | None
     ) -> None:
-        # In a task: the request may be cancelled by its deadline, and its 503 must not wait.
-        task = asyncio.get_running_loop().create_task(self._release(store, ident, attempt, mine))
-        self._releases.add(task)
-        task.add_done_callback(self._releases.discard)
+        self._later(self._release(store, ident, attempt, mine))
 
     async def _release(
         self, store: KeyStore, ident: tuple[str, str], attempt: int, mine: asyncio.Event | None
@@ -214,6 +220,27 @@ class Intake:
         finally:
             if mine is not None:
                 self._done(ident, mine)
+
+    async def _mark(
+        self, store: KeyStore, ident: tuple[str, str], event_id: UUID, mine: asyncio.Event | None
+    ) -> None:
+        try:
+            if not await store.mark_published(*ident):
+                # Another attempt marked it first: only a mark delayed past the lease does this.
+                log.warning("key marked published by another attempt", event_id=str(event_id))
+        except Exception as error:
+            # Durable in Kafka, only the mark is lost: the lease runs out and a retry
+            # re-publishes the same event id, which consumers dedupe.
+            log.warning("key not marked published", event_id=str(event_id),
+                        error=type(error).__name__)  # fmt: skip
+        finally:
+            if mine is not None:
+                self._done(ident, mine)
+
+    async def drain(self) -> None:
+        """Wait for the publish marks and lease releases still being written."""
+        while self._pending:
+            await asyncio.wait(set(self._pending))
 
     def _done(self, ident: tuple[str, str], mine: asyncio.Event) -> None:
         if self._local.get(ident) is mine:
