@@ -133,6 +133,7 @@ class MemoryKeyStore:
     def __init__(self) -> None:
         self.rows: dict[tuple[str, str], KeyRow] = {}
         self.down = False
+        self.mark_gate: asyncio.Event | None = None  # set: marks wait until it is set
 
     def _check(self) -> None:
         if self.down:
@@ -159,6 +160,8 @@ class MemoryKeyStore:
         return row.attempt
 
     async def mark_published(self, client_id: str, key: str) -> bool:
+        if self.mark_gate is not None:
+            await self.mark_gate.wait()
         self._check()
         self.rows[(client_id, key)], first = claims.marked_published(self.rows[(client_id, key)])
         return first

@@ -22,6 +22,22 @@ async def test_a_duplicate_in_flight_waits_and_replays_the_same_case() -> None:
         assert len(api.publisher.sent) == 1
 
 
+async def test_the_201_does_not_wait_for_the_publish_mark_and_a_duplicate_waits_for_it() -> None:
+    async with running_api() as api:
+        api.store.mark_gate = asyncio.Event()
+        first = await api.client.post(CASES, json=case_body(), headers=KEYED)
+        assert first.status_code == 201, "answered while its mark is still held back"
+        [row] = api.store.rows.values()
+        assert row.leased and not row.published
+        duplicate = asyncio.create_task(api.client.post(CASES, json=case_body(), headers=KEYED))
+        api.store.mark_gate.set()
+        second = await duplicate
+        assert second.status_code == 200 and second.json() == first.json()
+        assert len(api.publisher.sent) == 1
+        [row] = api.store.rows.values()
+        assert row.published and row.attempt == 1
+
+
 async def test_a_duplicate_waiting_longer_than_the_wait_is_409_in_progress_with_retry_after() -> (
     None
 ):
