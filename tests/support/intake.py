@@ -16,6 +16,7 @@ from casegold_intake.ports import KeyRecord, PublishUnavailable, StoreUnavailabl
 from casegold_intake.runtime import AdapterFactory, Adapters
 from casegold_intake.settings import IntakeSettings
 from casegold_intake.sla_terms import SlaPolicy
+from casegold_platform.ack_links import AckSigner
 from casegold_sla.policy_loader import load_policy_text
 
 if TYPE_CHECKING:
@@ -199,7 +200,13 @@ class Api:
 
 
 @asynccontextmanager
-async def running_api(policy: SlaPolicy | None = None, **settings: Any) -> AsyncIterator[Api]:
+async def running_api(
+    policy: SlaPolicy | None = None,
+    *,
+    ack: AckSigner | None = None,
+    clock: Callable[[], datetime] | None = None,
+    **settings: Any,
+) -> AsyncIterator[Api]:
     """The real app with fakes at the ports, over httpx's ASGI transport (lifespan run)."""
     import httpx
     from asgi_lifespan import LifespanManager
@@ -211,7 +218,8 @@ async def running_api(policy: SlaPolicy | None = None, **settings: Any) -> Async
         settings=dev_settings(**settings),
         policy=policy or small_policy(),
         adapters=fake_adapters(publisher, store),
-        clock=fixed_clock(),
+        clock=clock or fixed_clock(),
+        ack=ack,
     )
     async with LifespanManager(app) as manager:
         transport = httpx.ASGITransport(app=manager.app)

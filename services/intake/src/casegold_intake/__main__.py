@@ -11,6 +11,7 @@ import tempfile
 from casegold_intake.masking import configure_logging
 from casegold_intake.settings import INTAKE_PREFIX, IntakeSettings
 from casegold_intake.sla_terms import SlaPolicy
+from casegold_platform.ack_links import AckLinkSettings
 from casegold_platform.http.serving import serve
 from casegold_platform.settings import ConfigError, KafkaSettings, PostgresSettings, load
 from casegold_sla.policy_loader import PolicyError
@@ -34,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = load(IntakeSettings)
         load(KafkaSettings)
         load(PostgresSettings)
+        load(AckLinkSettings)
         SlaPolicy.from_env()
     except (ConfigError, PolicyError) as error:
         print(f"intake: {error}", file=sys.stderr)

@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from casegold_intake import api, openapi
+from casegold_intake import ack_page, api, openapi
 from casegold_intake.body import JsonBodyMiddleware
 from casegold_intake.cases import InvalidField
 from casegold_intake.checks import field_problem
@@ -22,6 +22,7 @@ from casegold_intake.runtime import NOT_STARTED, AdapterFactory, Runtime
 from casegold_intake.settings import IntakeSettings
 from casegold_intake.sla_terms import SlaPolicy
 from casegold_intake.submission import Intake, KeyConflict
+from casegold_platform.ack_links import AckLinkSettings, AckSigner
 from casegold_platform.clock import Clock, utc_now
 from casegold_platform.http import KeyRing, install_plumbing, service_app
 
@@ -43,6 +44,7 @@ def create_app(
     adapters: AdapterFactory,
     clock: Clock = utc_now,
     tune_gc: bool = False,
+    ack: AckSigner | None = None,
 ) -> FastAPI:
     """Build the app; the adapters open in its lifespan and close after the last request.
 
@@ -58,6 +60,7 @@ def create_app(
         categories=settings.categories,
         salt=settings.salt(),
         intake=Intake(publisher=NOT_STARTED, store=None),
+        ack=ack,
     )
 
     @asynccontextmanager
@@ -87,6 +90,7 @@ def create_app(
     app.state.runtime = runtime
     openapi.install(app, settings.categories)
     app.include_router(api.router)
+    app.include_router(ack_page.router)
     app.add_middleware(JsonBodyMiddleware, limit=settings.body_limit_bytes)
     install_plumbing(
         app,
@@ -152,4 +156,5 @@ def app_from_env() -> FastAPI:
         policy=SlaPolicy.from_env(),
         adapters=real_adapters(settings, load(KafkaSettings), load(PostgresSettings)),
         tune_gc=True,
+        ack=load(AckLinkSettings).signer(),
     )

@@ -19,6 +19,7 @@ from casegold_intake.publisher import KafkaPublisher
 from casegold_intake.settings import IntakeSettings
 from casegold_intake.sla_terms import SlaPolicy
 from casegold_intake.submission import Intake
+from casegold_platform.ack_links import AckSigner
 from casegold_platform.clock import Clock
 from casegold_platform.http import KeyRing
 from casegold_platform.kafka import durable_producer
@@ -52,6 +53,7 @@ class Runtime:
     categories: tuple[str, ...]
     salt: str
     intake: Intake
+    ack: AckSigner | None = None  # one-click acknowledgement links; None: off
 
     async def readiness(self) -> dict[str, bool]:
         """Each dependency and whether it answers (for /readyz)."""
