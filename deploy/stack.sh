@@ -44,6 +44,9 @@ start_services() {
     # The local stack accepts the documented development keys (README); production sets keys.
     export CASEGOLD_FOLLOWUP_DEV_KEYS=${CASEGOLD_FOLLOWUP_DEV_KEYS:-true}
     export CASEGOLD_REPORTING_DEV_KEYS=${CASEGOLD_REPORTING_DEV_KEYS:-true}
+    # Notices carry one-click acknowledgement links signed with this (notifier) and checked
+    # by intake; a local value only: production sets its own secret (docs/notices.md).
+    export CASEGOLD_ACK_LINK_SECRET=${CASEGOLD_ACK_LINK_SECRET:-casegold-local-development-ack-links}
     local entry name port module
     for entry in "${services[@]}"; do
         read -r name port module <<<"$entry"

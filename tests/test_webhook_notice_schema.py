@@ -56,6 +56,7 @@ from casegold_notifier.signing import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
 )
+from casegold_platform.ack_links import AckSigner
 from casegold_sla import PolicyRegistry, from_us, load_policy
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,7 +65,8 @@ EXAMPLE_FILE = ROOT / "docs" / "examples" / "webhook-notice.json"
 NOTICES_DOC = ROOT / "docs" / "notices.md"
 POLICY_FILE = ROOT / "deploy" / "policy" / "default.yaml"
 
-LINKS = Links("https://reporting.casegold.example", "https://intake.casegold.example")
+ACK_SIGNER = AckSigner(b"docs-example-ack-link-secret", timedelta(hours=72))
+LINKS = Links("https://reporting.casegold.example", "https://intake.casegold.example", ACK_SIGNER)
 RECIPIENT = "service-desk-hook"
 SECRET = "whsec-4f1c9a7e2b8d6035"
 T0 = datetime(2025, 6, 10, 1, 30, tzinfo=UTC)  # 09:30 in Shanghai, outside special periods

@@ -20,6 +20,7 @@ from casegold_notifier.content import (
     notice_document,
     notice_id,
 )
+from casegold_platform.ack_links import AckSigner
 
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 LINKS = Links("http://127.0.0.1:8084", "http://127.0.0.1:8081")
@@ -180,3 +181,34 @@ def test_a_digest_lists_its_notices_in_every_format() -> None:
     assert payload["text"] == digest["title"] and len(payload["blocks"]) <= 50
     many = digest_document(digest=UUID(int=8), recipient="lead", notices=notices * 20)
     assert len(slack.payload(many)["blocks"]) == 50
+
+
+SIGNER = AckSigner(b"notifier-test-ack-secret", timedelta(hours=72))
+SIGNING = Links("http://127.0.0.1:8084", "http://127.0.0.1:8081", SIGNER)
+
+
+def test_with_a_signer_every_notice_carries_its_recipients_one_click_link() -> None:
+    event = rich_event()
+    doc = notice_document(event, notice=UUID(int=1), recipient="dept-manager", links=SIGNING)
+    link = doc["acknowledge"]["link"]
+    prefix = "http://127.0.0.1:8081/ack/"
+    assert link.startswith(prefix)
+    claim = SIGNER.verify(link.removeprefix(prefix), T0)
+    assert claim.escalation_id == event.payload.escalation_id
+    assert (claim.case_id, claim.recipient) == (event.case_id, "dept-manager")
+    assert claim.expires_at == event.payload.fired_at + timedelta(hours=72)
+    again = notice_document(event, notice=UUID(int=1), recipient="dept-manager", links=SIGNING)
+    assert again == doc, "every delivery attempt sends the same document"
+    other = notice_document(event, notice=UUID(int=2), recipient="pr-legal", links=SIGNING)
+    assert SIGNER.verify(other["acknowledge"]["link"].removeprefix(prefix), T0).recipient == (
+        "pr-legal"
+    )
+    assert f"in one click: {link}" in render.text(doc)
+    assert f'href="{link}"' in render.html(doc)
+    assert f"<{link}|Acknowledge in one click>" in json.dumps(slack.payload(doc))
+
+
+def test_without_a_signer_there_is_no_link_and_no_mention_of_one() -> None:
+    doc = document()
+    assert "link" not in doc["acknowledge"]
+    assert "one click" not in render.text(doc) and "one click" not in json.dumps(slack.payload(doc))

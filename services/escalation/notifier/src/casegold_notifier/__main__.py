@@ -7,6 +7,7 @@ import sys
 
 from casegold_notifier.settings import load_book, load_settings
 from casegold_notifier.wiring import ComponentFailed, Config, run
+from casegold_platform.ack_links import AckLinkSettings
 from casegold_platform.kafka import BrokerUnavailable
 from casegold_platform.logging import configure
 from casegold_platform.postgres import DatabaseUnavailable, MigrationError
@@ -30,6 +31,7 @@ def main() -> int:
             kafka=load(KafkaSettings),
             postgres=load(PostgresSettings),
             book=load_book(settings, load(PolicySettings)),
+            ack=load(AckLinkSettings).signer(),
         )
     except (ConfigError, PolicyError) as error:
         print(f"casegold-notifier: {error}", file=sys.stderr)

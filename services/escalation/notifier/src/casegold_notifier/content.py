@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Final
 from uuid import UUID
 
 from casegold_contracts import EscalationRaised, derived_id
+from casegold_platform.ack_links import AckSigner
 
 # A notice or digest as one JSON-safe document; every channel renders it its own way.
 Document = dict[str, Any]
@@ -24,10 +26,15 @@ STEP_TITLES: Final = {
 
 @dataclass(frozen=True, slots=True)
 class Links:
-    """Base URLs of the case view (reporting) and of the command API (intake)."""
+    """Base URLs of the case view (reporting) and of the command API (intake).
+
+    `signer`: when set, every notice carries a one-click acknowledgement link for its
+    recipient (decision 0073).
+    """
 
     reporting_url: str
     intake_url: str
+    signer: AckSigner | None = None
 
     def case_view(self, case_id: UUID | str) -> str:
         """The case page in reporting: state, clocks, timeline and escalations."""
@@ -36,6 +43,15 @@ class Links:
     def commands(self, case_id: UUID | str) -> str:
         """Intake's command endpoint of the case."""
         return f"{self.intake_url}/v1/cases/{case_id}/commands"
+
+    def one_click(
+        self, escalation_id: UUID, case_id: UUID, recipient: str, issued: datetime
+    ) -> str | None:
+        """The signed confirm page in intake that acknowledges as `recipient`, or None."""
+        if self.signer is None:
+            return None
+        token = self.signer.sign(escalation_id, case_id, recipient, issued)
+        return f"{self.intake_url}/ack/{token}"
 
 
 def notice_id(escalation_id: UUID, repeat: int, recipient: str) -> UUID:
@@ -83,6 +99,8 @@ def notice_document(
     payload = event.payload
     case = payload.case
     snapshot = case.model_dump(mode="json")
+    # Issued at the step's firing, not at sending: every attempt of a notice is the same document.
+    link = links.one_click(payload.escalation_id, event.case_id, recipient, payload.fired_at)
     title = (
         f"{STEP_TITLES[payload.step]}: {milestone_text(payload.milestone)} "
         f"{lateness_text(case.late_seconds)} ({case.priority} {case.category})"
@@ -120,6 +138,7 @@ def notice_document(
                 "command": "acknowledge_escalation",
                 "escalation_id": str(payload.escalation_id),
             },
+            **({"link": link} if link else {}),
         },
     }
 

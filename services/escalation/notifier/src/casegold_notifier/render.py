@@ -81,6 +81,28 @@ def acknowledge_command(document: Document) -> str:
     )
 
 
+def one_click(document: Document) -> str | None:
+    """The notice's signed acknowledgement link, when the notifier issues them."""
+    link = document["acknowledge"].get("link")
+    return str(link) if link else None
+
+
+def _one_click_lines(document: Document) -> list[str]:
+    link = one_click(document)
+    return [f"  in one click: {link}", "  or with the API:"] if link else []
+
+
+def _one_click_button(document: Document) -> str:
+    link = one_click(document)
+    if link is None:
+        return ""
+    return (
+        f'<p><a href="{escape(link, quote=True)}" style="display:inline-block;padding:.5em 1em;'
+        'background:#1f6feb;color:#fff;text-decoration:none;border-radius:4px">'
+        "Acknowledge</a> (opens a confirm page) or with the API:</p>"
+    )
+
+
 def text(document: Document) -> str:
     """The plain-text body."""
     if document["type"] == DIGEST_TYPE:
@@ -101,6 +123,7 @@ def _text_notice(document: Document) -> str:
         "",
         f"Case view: {document['case']['url']}",
         "Acknowledge (stops the reminders of this step; higher steps still fire):",
+        *_one_click_lines(document),
         f"  {acknowledge_command(document)}",
         "",
         f"Notice {document['notice_id']}",
@@ -135,6 +158,7 @@ def _html_notice(document: Document, level: str) -> str:
         f"<{level}>{escape(document['title'])}</{level}><table>{rows}</table>{lists}"
         f'<p><a href="{url}">Open the case</a></p>'
         "<p>Acknowledge (stops the reminders of this step; higher steps still fire):</p>"
+        f"{_one_click_button(document)}"
         f"<pre>{escape(acknowledge_command(document))}</pre>"
         f'<p style="color:#777">Notice {escape(document["notice_id"])}</p>'
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from casegold_notifier.content import DIGEST_TYPE, Document
-from casegold_notifier.render import acknowledge_command, facts, history
+from casegold_notifier.render import acknowledge_command, facts, history, one_click
 
 # Block Kit limits: 50 blocks a message, 3000 characters a text, 10 fields a section.
 MAX_BLOCKS = 50
@@ -43,6 +43,9 @@ def _notice_blocks(document: Document, header: bool) -> list[dict[str, Any]]:
         lines = "\n".join(f"• {_escape(item)}" for item in items)
         blocks.append(_section(f"*{title}*\n{lines}"))
     blocks.append(_section(f"<{url}|Open the case>"))
+    link = one_click(document)
+    if link is not None:
+        blocks.append(_section(f"<{link}|Acknowledge in one click> (opens a confirm page)"))
     blocks.append(
         _section(
             "*Acknowledge* (stops the reminders of this step):\n"

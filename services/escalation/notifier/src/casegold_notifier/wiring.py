@@ -32,6 +32,7 @@ from casegold_notifier.content import Links
 from casegold_notifier.dispatcher import Dispatcher, DispatchLimits
 from casegold_notifier.ports import Channel
 from casegold_notifier.settings import LinkSettings, NotifierSettings
+from casegold_platform.ack_links import AckSigner
 from casegold_platform.kafka import wait_for_broker
 from casegold_platform.postgres import redact, wait_for_postgres
 from casegold_platform.settings import ConfigError, KafkaSettings, PostgresSettings
@@ -49,6 +50,7 @@ class Config:
     kafka: KafkaSettings
     postgres: PostgresSettings
     book: RecipientBook
+    ack: AckSigner | None = None  # one-click acknowledgement links; None: off
 
 
 def limits_of(settings: NotifierSettings) -> DispatchLimits:
@@ -138,7 +140,7 @@ async def run(config: Config) -> None:
         await client.aclose()
         raise
     store = DeliveryStore(pool, settings.worker_name)
-    links = Links(config.links.reporting_url, config.links.intake_url)
+    links = Links(config.links.reporting_url, config.links.intake_url, config.ack)
     dispatcher = Dispatcher(store, channels, limits_of(settings), links)
     consumer = EscalationConsumer(
         AIOKafkaConsumer(
