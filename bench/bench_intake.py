@@ -8,6 +8,7 @@ bare FastAPI endpoint validating the same body with no I/O gives the ceiling. A 
 sustained when at least 99 % of the offered requests got a 2xx and p99 ≤ 50 ms.
 
     .venv/bin/python bench/bench_intake.py [--rates 500,1000,2000] [--duration 20] [--workers 2]
+        [--generator python|vegeta]
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import asyncio
 import contextlib
 import json
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -33,6 +35,9 @@ import asyncpg
 import uvloop
 from fastapi import FastAPI, Response
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench.vegeta
+
+from bench import vegeta
 from casegold_intake.models import CaseRequest
 from casegold_platform.kafka import TopicSpec, ensure_topics
 from casegold_platform.settings import KafkaSettings, PostgresSettings, load
@@ -134,6 +139,9 @@ class CpuMeter:
             "generator": [os.getpid()],
         }
         used = {name: sum(_cpu_seconds(pid) for pid in pids) for name, pids in groups.items()}
+        # vegeta runs as a child that has exited (and been waited for) by the next sample.
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        used["generator"] += children.ru_utime + children.ru_stime
         return time.monotonic(), _busy_seconds(), used
 
     def cores_since(self, before: tuple[float, float, dict[str, float]]) -> dict[str, float]:
@@ -182,9 +190,9 @@ def free_port() -> int:
         return port
 
 
-def case_request(index: int, run: str, port: int) -> bytes:
-    """One IVR post: a realistic body and a unique Idempotency-Key."""
-    body = json.dumps(
+def case_body(index: int, run: str) -> bytes:
+    """One IVR post's body: realistic, a reference of its own."""
+    return json.dumps(
         {
             "external_ref": f"call-{run}-{index}",
             "channel": "ivr",
@@ -203,13 +211,27 @@ def case_request(index: int, run: str, port: int) -> bytes:
         },
         separators=(",", ":"),
     ).encode()
-    auth = f"Authorization: Bearer dev-ivr-key\r\nIdempotency-Key: {run}-{index}\r\n"
+
+
+def case_headers(index: int, run: str) -> dict[str, str]:
+    """An IVR's headers with a unique Idempotency-Key (an agent's, without one, if asked)."""
     if WITHOUT_KEYS:
         # An agent's post: no Idempotency-Key, so no PostgreSQL on the path (for comparison).
-        auth = "Authorization: Bearer dev-agent-key\r\n"
+        return {"Authorization": "Bearer dev-agent-key", "Content-Type": "application/json"}
+    return {
+        "Authorization": "Bearer dev-ivr-key",
+        "Idempotency-Key": f"{run}-{index}",
+        "Content-Type": "application/json",
+    }
+
+
+def case_request(index: int, run: str, port: int) -> bytes:
+    """One IVR post as raw HTTP/1.1 bytes."""
+    body = case_body(index, run)
+    headers = "".join(f"{name}: {value}\r\n" for name, value in case_headers(index, run).items())
     head = (
-        f"POST /v1/cases HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{auth}"
-        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        f"POST /v1/cases HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{headers}"
+        f"Content-Length: {len(body)}\r\n\r\n"
     )
     return head.encode() + body
 
@@ -405,21 +427,54 @@ async def finish(topic: str, schema: str, bootstrap: str) -> int:
         await consumer.stop()
 
 
+def vegeta_step(target: str, port: int, rate: int, count: int, run: str) -> Step:
+    """The same step offered by vegeta (bench/vegeta.py) instead of this process."""
+    url = f"http://127.0.0.1:{port}/v1/cases"
+    targets = (
+        vegeta.Target(url, case_headers(index, run), case_body(index, run))
+        for index in range(count)
+    )
+    step = Step(target, rate, count)
+    results = vegeta.attack(targets, rate, count)
+    for result in results:
+        if 200 <= result.status < 300:
+            step.ok += 1
+            step.latencies.append(result.latency)
+            step.seconds.append(int(result.sent))
+        else:
+            step.errors[str(result.status or result.error[:40])] += 1
+    if len(results) < count:  # every vegeta worker was waiting on the server: never sent
+        step.errors["not sent"] += count - len(results)
+    step.elapsed = max((r.sent + r.latency for r in results), default=0.0)
+    return step
+
+
 def ladder(
-    target: str, port: int, rates: list[int], duration: float, run: str, server_pid: int
+    target: str,
+    port: int,
+    rates: list[int],
+    duration: float,
+    run: str,
+    server_pid: int,
+    generator: str = "python",
 ) -> tuple[Step, list[Step]]:
     """A warm-up, then each rate in turn, printed as it completes."""
+
     # Warm-up, not reported: pools fill (each new PostgreSQL connection pays its SCRAM
     # handshake), producers find their partitions' leaders, code paths get their caches.
-    warm_up_requests = [case_request(i, f"{run}-{target}-w", port) for i in range(4 * min(rates))]
-    warm_up = asyncio.run(run_step(target, port, min(rates), warm_up_requests))
+    def offer(rate: int, count: int, name: str) -> Step:
+        if generator == "vegeta":
+            return vegeta_step(target, port, rate, count, name)
+        requests = [case_request(i, name, port) for i in range(count)]
+        return asyncio.run(run_step(target, port, rate, requests))
+
+    warm_up = offer(min(rates), 4 * min(rates), f"{run}-{target}-w")
     meter = CpuMeter(server_pid)
     steps = []
     for index, rate in enumerate(rates):
         name = f"{run}-{target}-{index}"  # keys of its own: every request is a new case
-        requests = [case_request(i, name, port) for i in range(int(rate * duration))]
         before = meter.sample()
-        step = asyncio.run(run_step(target, port, rate, requests))
+        step = offer(rate, int(rate * duration), name)
         step.cores = meter.cores_since(before)
         print(step.line(), flush=True)
         steps.append(step)
@@ -441,6 +496,12 @@ def main() -> int:
     parser.add_argument(
         "--without-keys", action="store_true", help="agent posts without Idempotency-Key"
     )
+    parser.add_argument(
+        "--generator",
+        choices=("python", "vegeta"),
+        default="python",
+        help="the load generator: this process, or vegeta (compiled; built with go install)",
+    )
     args = parser.parse_args()
     uvloop.install()  # the generator shares the CPUs: keep its own overhead low
     rates = [int(rate) for rate in args.rates.split(",")]
@@ -450,7 +511,10 @@ def main() -> int:
     bootstrap, dsn = asyncio.run(prepare(topic, schema))
     logs = Path(os.environ.get("CASEGOLD_VAR_DIR", ROOT / "var")) / "log"
     logs.mkdir(parents=True, exist_ok=True)
-    print(f"intake benchmark: open loop, {args.duration:.0f} s per rate, {args.workers} workers, "
+    if args.generator == "vegeta":
+        vegeta.ensure()  # built before the clock starts
+    print(f"intake benchmark: open loop ({args.generator}), {args.duration:.0f} s per rate, "
+          f"{args.workers} workers, "
           f"{os.cpu_count()} CPUs, acks=all, broker and PostgreSQL on this machine")  # fmt: skip
     port = free_port()
     env = dict(
@@ -468,7 +532,7 @@ def main() -> int:
     )
     try:
         with server([PYTHON, "-m", "casegold_intake"], env, port, logs / "bench-intake.log") as pid:
-            warm_up, intake = ladder("intake", port, rates, args.duration, run, pid)
+            warm_up, intake = ladder("intake", port, rates, args.duration, run, pid, args.generator)
         ceiling_port = free_port()
         command = [
             PYTHON, "-m", "uvicorn", "bench_intake:ceiling_app", "--app-dir", "bench",
@@ -476,7 +540,9 @@ def main() -> int:
             "--http", "httptools", "--no-access-log", "--log-level", "warning",
         ]  # fmt: skip
         with server(command, dict(os.environ), ceiling_port, logs / "bench-ceiling.log") as pid:
-            _, ceiling = ladder("ceiling", ceiling_port, ceiling_rates, args.duration, run, pid)
+            _, ceiling = ladder(
+                "ceiling", ceiling_port, ceiling_rates, args.duration, run, pid, args.generator
+            )
     finally:
         events = asyncio.run(finish(topic, schema, bootstrap))
     accepted = warm_up.ok + sum(step.ok for step in intake)
