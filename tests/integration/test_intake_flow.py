@@ -6,7 +6,9 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
+from uuid import uuid4
 
 import asyncpg
 import pytest
@@ -15,6 +17,8 @@ from aiokafka import AIOKafkaConsumer
 from casegold_contracts import CaseOpened, Undecodable, parse
 from casegold_intake import migrations
 from casegold_intake.idempotency import PostgresKeyStore
+from casegold_platform.ack_links import AckSigner
+from casegold_platform.clock import utc_now
 from casegold_platform.kafka import TopicSpec, ensure_topics
 from casegold_platform.settings import KafkaSettings
 from tests.support.intake import AGENT, IVR, RealApi, case_body, running_real_api
@@ -187,3 +191,25 @@ async def test_keys_older_than_the_retention_are_swept(pg_schema: str) -> None:
         ]
     finally:
         await pool.close()
+
+
+async def test_a_one_click_acknowledgement_lands_once_as_its_recipient(
+    kafka_settings: KafkaSettings, pg_schema: str, topic: str
+) -> None:
+    signer = AckSigner(b"integration-ack-link-secret", timedelta(hours=72))
+    escalation, case = uuid4(), uuid4()
+    token = signer.sign(escalation, case, "dept-manager", utc_now())
+    async with running_real_api(
+        bootstrap=kafka_settings.bootstrap, dsn=pg_schema, topic=topic, ack=signer
+    ) as running:
+        first = await running.client.post(f"/ack/{token}")
+        second = await running.client.post(f"/ack/{token}")
+    assert first.status_code == 200 and 'id="done"' in first.text
+    assert second.status_code == 200 and 'id="repeat"' in second.text
+    [(key, value)] = await read_topic(kafka_settings.bootstrap, topic, at_least=1)
+    event = json.loads(value)
+    assert key == str(case).encode() and event["type"] == "escalation_acknowledged"
+    assert event["actor"] == {"kind": "manager", "id": "dept-manager"}
+    assert event["payload"] == {"escalation_id": str(escalation)}
+    [row] = await key_rows(pg_schema)
+    assert row["published_at"] is not None, "the mark landed before the app stopped"

@@ -235,7 +235,9 @@ class RealApi:
     client: httpx.AsyncClient
 
 
-def real_app(*, bootstrap: str, dsn: str, topic: str, **settings: Any) -> FastAPI:
+def real_app(
+    *, bootstrap: str, dsn: str, topic: str, ack: AckSigner | None = None, **settings: Any
+) -> FastAPI:
     """The app on a real broker, database and topic, with the dev keys and the small policy."""
     from casegold_intake.app import create_app
     from casegold_intake.runtime import real_adapters
@@ -245,18 +247,18 @@ def real_app(*, bootstrap: str, dsn: str, topic: str, **settings: Any) -> FastAP
     adapters = real_adapters(
         intake_settings, KafkaSettings(bootstrap=bootstrap), PostgresSettings(dsn=dsn), topic
     )
-    return create_app(settings=intake_settings, policy=small_policy(), adapters=adapters)
+    return create_app(settings=intake_settings, policy=small_policy(), adapters=adapters, ack=ack)
 
 
 @asynccontextmanager
 async def running_real_api(
-    *, bootstrap: str, dsn: str, topic: str, **settings: Any
+    *, bootstrap: str, dsn: str, topic: str, ack: AckSigner | None = None, **settings: Any
 ) -> AsyncIterator[RealApi]:
     """`real_app` with its lifespan run, over httpx's ASGI transport."""
     import httpx
     from asgi_lifespan import LifespanManager
 
-    app = real_app(bootstrap=bootstrap, dsn=dsn, topic=topic, **settings)
+    app = real_app(bootstrap=bootstrap, dsn=dsn, topic=topic, ack=ack, **settings)
     async with LifespanManager(app, startup_timeout=60, shutdown_timeout=30) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://intake") as client:
