@@ -62,6 +62,13 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, PolicyError, reports.BadPeriod, OSError) as error:
         print(f"casegold-report: {error}", file=sys.stderr)
         return 2
+    except asyncpg.UndefinedTableError as error:
+        print(
+            f"casegold-report: {error}: the database has no report rollups yet; start the "
+            "reporting service once (it applies its migrations) and let it project",
+            file=sys.stderr,
+        )
+        return 2
     print(f"weekly report: {html}\nsame figures as CSV: {csv}")
     return 0
 
