@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Sequence
 from typing import Any, Final
 
@@ -10,6 +11,12 @@ import pygal  # type: ignore[import-untyped]  # pygal ships no type information
 from pygal.style import Style  # type: ignore[import-untyped]
 
 from casegold_reporting.report_models import Weekly
+
+# pygal appends a legacy import hook for its map plugins (unused here) that has no
+# `find_spec`; tools walking sys.meta_path (pytest's collector) fail on it. Drop it.
+sys.meta_path[:] = [
+    finder for finder in sys.meta_path if type(finder).__name__ != "PluginImportFixer"
+]
 
 _STYLE: Final = Style(
     background="#ffffff",
