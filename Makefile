@@ -48,6 +48,10 @@ demo: venv ## realistic traffic against a running `make up` (policy deploy/polic
 notices: venv ## list the notices the local notice sink received
 	.venv/bin/python -m tools.notice_sink list
 
+.PHONY: report
+report: venv ## write the weekly manager report to var/reports/ (WEEK=YYYY-Www; default last week)
+	.venv/bin/python -m casegold_reporting.report $(if $(WEEK),--week $(WEEK))
+
 clean: down ## stop everything and delete local state (broker data, logs, the database's tables)
 	deploy/postgres/reset.sh
 	rm -rf var

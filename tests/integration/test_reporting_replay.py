@@ -32,6 +32,8 @@ TABLES = {
     "reporting_case_counts": "priority, status",
     "reporting_offsets": "topic, partition",
     "reporting_policies": "version",
+    "reporting_daily": "metric, day, key, sub",
+    "reporting_agents": "owner",
 }
 
 

@@ -290,6 +290,17 @@ class CasePolicy:
         return MilestoneRule(name, reason, qualifier, 0, (step,), wall_clock=True, ephemeral=True)
 
 
+@dataclass(frozen=True, slots=True)
+class ReportSettings:
+    """The optional `reports` section: report days' zone and the outlier thresholds."""
+
+    timezone: str = "UTC"
+    # A dealer is flagged when its case count's z-score among dealers reaches this.
+    dealer_flag_z: float = 2.0
+    # An agent is flagged when its open load is at least this many times the team's mean.
+    agent_load_factor: float = 1.5
+
+
 @dataclass(slots=True, eq=False)
 class PolicySet:
     """Everything one policy file says, compiled; `version` identifies the file's content."""
@@ -309,6 +320,7 @@ class PolicySet:
     fallback_priority: str = "P3"
     # Who the notifier tells, per audience (the optional `recipients` section).
     recipients: RecipientBook = field(default_factory=RecipientBook)
+    reports: ReportSettings = field(default_factory=ReportSettings)
     _frozen: dict[tuple[str, str | None, bool], CasePolicy] = field(default_factory=dict)
 
     def select(

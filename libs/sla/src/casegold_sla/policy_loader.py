@@ -22,6 +22,7 @@ from casegold_sla.policy import (
     Policy,
     PolicySet,
     RepeatRule,
+    ReportSettings,
     SpecialPeriod,
 )
 from casegold_sla.policy_schema import (
@@ -248,6 +249,11 @@ class _Compiler:
                 (_match(rule.match) or Match(), rule.priority) for rule in spec.priority_rules
             ),
             fallback_priority=spec.default_priority,
+            reports=ReportSettings(
+                timezone=spec.reports.timezone or spec.timezone,
+                dealer_flag_z=spec.reports.dealer_flag_z,
+                agent_load_factor=spec.reports.agent_load_factor,
+            ),
         )
 
     def calendar(self, name: str, spec: CalendarSpec) -> Calendar:

@@ -329,6 +329,24 @@ class FollowUpSpec(Spec):
     unreachable_retry_interval: PositiveDuration
 
 
+class ReportsSpec(Spec):
+    """How reports flag outliers and which days they count in (all optional)."""
+
+    timezone: str | None = None
+    dealer_flag_z: float = Field(default=2.0, gt=0, le=10)
+    agent_load_factor: float = Field(default=1.5, gt=1, le=10)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                zone(value)
+            except CalendarError as error:
+                raise ValueError(str(error)) from None
+        return value
+
+
 class PolicyFileSpec(Spec):
     """The whole policy file."""
 
@@ -343,6 +361,7 @@ class PolicyFileSpec(Spec):
     dealer_milestones: DealerSpec | None = None
     immediate: ImmediateSpec
     special_periods: list[SpecialPeriodSpec] = []
+    reports: ReportsSpec = ReportsSpec()
 
     @field_validator("special_periods")
     @classmethod

@@ -19,7 +19,7 @@ from casegold_reporting.models import ClockOut
 from casegold_reporting.views import case_view
 
 HERE: Final = Path(__file__).resolve().parent
-_templates = Environment(
+templates = Environment(
     loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"])
 )
 
@@ -52,8 +52,8 @@ def progress(clock: ClockOut) -> int:
     return max(0, min(100, round(100 * clock.elapsed_seconds / clock.target_seconds)))
 
 
-_templates.filters.update(duration=duration, moment=moment)
-_templates.globals.update(progress=progress)
+templates.filters.update(duration=duration, moment=moment)
+templates.globals.update(progress=progress)
 
 
 def page_routes(app: FastAPI, queries: CaseQueries, clock: Clock, public: bool) -> APIRouter:
@@ -68,11 +68,11 @@ def page_routes(app: FastAPI, queries: CaseQueries, clock: Clock, public: bool) 
             guard(request)
         records = await queries.case(case_id)
         if records is None:
-            body = _templates.get_template("missing.html").render(case_id=case_id)
+            body = templates.get_template("missing.html").render(case_id=case_id)
             return HTMLResponse(body, status_code=404)
         view = case_view(
             records.case, records.timeline, records.escalations, records.deliveries, clock()
         )
-        return HTMLResponse(_templates.get_template("case.html").render(case=view))
+        return HTMLResponse(templates.get_template("case.html").render(case=view))
 
     return router

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any, Final
 from uuid import UUID
 
@@ -26,9 +27,13 @@ from casegold_contracts import (
     Undecodable,
     parse,
 )
+from casegold_reporting import rollups
+from casegold_reporting.rollups import Days
 from casegold_reporting.rows import Batch, CaseRow, EscalationRow, Refusal, TimelineRow
 from casegold_sla import CaseState, PolicySet, Rejection, evolve
+from casegold_sla.clock import offset_instant
 from casegold_sla.clock_ends import EndedClock, ended_clocks
+from casegold_sla.instants import from_us, span_us
 
 # Contact details of the customer stay with intake and the escalation worker.
 _PRIVATE: Final = frozenset({"customer", "customer_key"})
@@ -76,6 +81,8 @@ def case_ids(decoded: Sequence[Decoded]) -> set[UUID]:
 def fold(decoded: Sequence[Decoded], known: Mapping[UUID, CaseRow], policies: PolicySet) -> Batch:
     """The rows to write for a batch; `known` (rows before the batch) is left unchanged."""
     batch = Batch()
+    days = Days(policies.reports.timezone)
+    batch.rollups.timezone = days.timezone
     for item in decoded:
         record = item.record
         batch.offsets[(record.topic, record.partition)] = record.offset + 1
@@ -90,13 +97,27 @@ def fold(decoded: Sequence[Decoded], known: Mapping[UUID, CaseRow], policies: Po
         row = batch.cases.get(event.case_id)
         if row is None and event.case_id in known:
             row = batch.cases[event.case_id] = replace(known[event.case_id])
-        _case_event(batch, row, event, record, policies)
+        _case_event(batch, row, event, record, policies, days)
+    for case_id, after in batch.cases.items():
+        rollups.case_changed(batch.rollups, known.get(case_id), after, days)
     return batch
 
 
+def next_due(state: CaseState) -> datetime | None:
+    """The earliest instant a running clock of the case falls due (None while paused)."""
+    dues = [
+        offset_instant(state, milestone, milestone.rule.target)
+        for milestone in state.milestones
+        if not milestone.rule.ephemeral
+    ]
+    known = [due for due in dues if due is not None]
+    return from_us(min(known)) if known else None
+
+
 def _case_event(
-    batch: Batch, row: CaseRow | None, event: Event, record: Record, policies: PolicySet
-) -> None:
+    batch: Batch, row: CaseRow | None, event: Event, record: Record, policies: PolicySet,
+    days: Days,
+) -> None:  # fmt: skip
     if row is not None and row.partition == record.partition and record.offset <= row.position:
         batch.skipped += 1  # projected before: a redelivery or a replay over existing rows
         return
@@ -127,17 +148,21 @@ def _case_event(
         _count(batch, (row.priority, row.status), 1)
         return
     before = (row.priority, row.status)
-    _apply(batch, row, event, state, result)
+    _apply(batch, row, event, state, result, days)
     after = (row.priority, row.status)
     if before != after:
         _count(batch, before, -1)
         _count(batch, after, 1)
 
 
-def _apply(batch: Batch, row: CaseRow, event: Event, state: CaseState, result: CaseState) -> None:
+def _apply(
+    batch: Batch, row: CaseRow, event: Event, state: CaseState, result: CaseState, days: Days
+) -> None:
     # Most events (notes, assignments) leave the milestones as they were: nothing ended.
     same = result.milestones is state.milestones or result.milestones == state.milestones
     ended = () if same else ended_clocks(state, result, event.occurred_at)
+    if not same or result.status != state.status or result.anchor_at != state.anchor_at:
+        row.next_due_at = next_due(result)
     row.state = result
     row.status, row.owner, row.priority = result.status, result.owner, result.priority
     row.dealer_id, row.repeat, row.cycle = result.dealer_id, result.repeat, result.cycle
@@ -146,21 +171,28 @@ def _apply(batch: Batch, row: CaseRow, event: Event, state: CaseState, result: C
         row.ended_clocks = (*row.ended_clocks, *ended)
         row.breached = row.breached or any(not clock.met for clock in ended)
         for clock in ended:
-            _measure(batch, row, clock, result)
+            rollups.clock_ended(batch.rollups, row, clock, days)
+            _measure(batch, row, clock, result, days)
+    at, facts = event.occurred_at, batch.rollups
     if isinstance(event, CaseResolved):
         row.root_cause_category = event.payload.root_cause.category
+        rollups.fact(facts, at, days, "resolved")
+        rollups.fact(facts, at, days, "root_cause", row.root_cause_category)
     elif isinstance(event, CaseClosed):
         row.closed_at = event.occurred_at
     elif isinstance(event, CaseReopened):
         row.reopen_count += 1
         row.closed_at = None
+        rollups.fact(facts, at, days, "reopened")
     elif isinstance(event, RevisitOutcomeRecorded):
         row.revisit_outcome, row.revisit_score = event.payload.outcome, event.payload.score
+        score = "" if row.revisit_score is None else str(row.revisit_score)
+        rollups.fact(facts, at, days, "revisit", row.revisit_outcome, score)
     elif isinstance(event, RepeatComplainantDetected):
         row.prior_case_ids = tuple(event.payload.prior_case_ids)
 
 
-def _measure(batch: Batch, row: CaseRow, clock: EndedClock, result: CaseState) -> None:
+def _measure(batch: Batch, row: CaseRow, clock: EndedClock, result: CaseState, days: Days) -> None:
     seconds = clock.elapsed.total_seconds()
     if clock.milestone == "first_response" and row.first_response_at is None:
         row.first_response_at, row.first_response_seconds = clock.ended_at, seconds
@@ -168,6 +200,9 @@ def _measure(batch: Batch, row: CaseRow, clock: EndedClock, result: CaseState) -
     elif clock.milestone == "resolution" and result.status == "resolved":
         row.resolved_at, row.resolution_seconds = clock.ended_at, seconds
         batch.resolutions.append(seconds)
+    else:
+        return
+    rollups.measured(batch.rollups, clock.milestone, span_us(clock.elapsed), clock.ended_at, days)
 
 
 def _opened_row(event: CaseOpened, record: Record, state: CaseState) -> CaseRow:
@@ -194,6 +229,7 @@ def _opened_row(event: CaseOpened, record: Record, state: CaseState) -> CaseRow:
         cycle=state.cycle,
         reopen_count=0,
         state=state,
+        next_due_at=next_due(state),
     )
 
 

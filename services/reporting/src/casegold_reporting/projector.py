@@ -25,8 +25,11 @@ from casegold_reporting.projection import Record, case_ids, decode, fold
 from casegold_reporting.rows import Batch, CaseRow
 from casegold_sla import PolicyRegistry, PolicySet
 
-# Any constant works, as long as every reporting replica uses the same one.
-PROJECTOR_LOCK: Final = 0x5245504F52544552  # "REPORTER"
+# Advisory locks are per database, not per schema: the key names the projection's schema, so
+# projections in other schemas of one database (tests, benchmarks) never wait on each other.
+_LOCK: Final = (
+    "SELECT pg_try_advisory_lock(hashtext('casegold-reporting:' || current_schema()), $1)"
+)
 _RESTART_DELAY: Final = 1.0
 _log = structlog.get_logger("casegold.reporting.projector")
 
@@ -104,8 +107,7 @@ class Projector:
     async def _run_once(self, stop: asyncio.Event) -> None:
         connection = await asyncpg.connect(self.config.dsn)
         try:
-            lock = PROJECTOR_LOCK + self.config.shard
-            while not await connection.fetchval("SELECT pg_try_advisory_lock($1)", lock):
+            while not await connection.fetchval(_LOCK, self.config.shard):
                 self.connected = True  # a standby is ready: another replica projects
                 if await _wait(stop, self.config.standby_retry_seconds):
                     return

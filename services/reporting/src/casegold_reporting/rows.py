@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from casegold_reporting.rollups import Rollups
 from casegold_sla import CaseState
 from casegold_sla.clock_ends import EndedClock
 
@@ -46,6 +47,8 @@ class CaseRow:
     revisit_outcome: str | None = None
     revisit_score: int | None = None
     breached: bool = False
+    # The earliest instant a running clock falls due; None while paused or with none running.
+    next_due_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +119,8 @@ class Batch:
     resolutions: list[float] = field(default_factory=list)
     # Records that were not events, by reason; refusals the core here did not predict.
     undecodable: dict[str, int] = field(default_factory=dict)
+    # What the batch adds to the report rollups.
+    rollups: Rollups = field(default_factory=Rollups)
     disagreements: int = 0
     applied: int = 0
     skipped: int = 0

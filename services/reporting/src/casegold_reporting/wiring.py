@@ -18,10 +18,13 @@ from casegold_platform.postgres import redact, wait_for_postgres
 from casegold_platform.settings import KafkaSettings, PolicySettings, PostgresSettings
 from casegold_reporting.adapters import schema
 from casegold_reporting.adapters.queries import CaseQueries
+from casegold_reporting.adapters.report_queries import ReportQueries
 from casegold_reporting.api import case_routes
 from casegold_reporting.metrics import ReportingMetrics, reporting_metrics
 from casegold_reporting.pages import page_routes
 from casegold_reporting.projector import Projector, ProjectorConfig
+from casegold_reporting.report_api import report_routes
+from casegold_reporting.report_service import Reports
 from casegold_reporting.settings import ReportingSettings
 
 _log = structlog.get_logger("casegold.reporting")
@@ -45,6 +48,7 @@ def build_app(config: Config, clock: Clock = utc_now) -> FastAPI:
     registry = CollectorRegistry()
     metrics = reporting_metrics(registry)
     queries = CaseQueries(policies)
+    report_queries = ReportQueries()
     projector = Projector(
         ProjectorConfig(
             dsn=config.postgres.dsn,
@@ -72,7 +76,7 @@ def build_app(config: Config, clock: Clock = utc_now) -> FastAPI:
         pool = await asyncpg.create_pool(
             dsn, min_size=config.postgres.pool_min, max_size=config.postgres.pool_max
         )
-        queries.pool = pool
+        queries.pool = report_queries.pool = pool
         stop = asyncio.Event()
         tasks = [asyncio.create_task(_refresh_counts(queries, metrics, settings, stop))]
         if settings.project:
@@ -110,6 +114,10 @@ def build_app(config: Config, clock: Clock = utc_now) -> FastAPI:
     )
     app.include_router(case_routes(queries, clock, settings.page_size))
     app.include_router(page_routes(app, queries, clock, settings.pages_public))
+    for router in report_routes(
+        Reports(report_queries, policies.reports), clock, settings.pages_public
+    ):
+        app.include_router(router)
     return app
 
 

@@ -20,7 +20,7 @@ CASE_COLUMNS: Final = (
     "sensitive", "sensitive_reasons", "repeat", "prior_case_ids", "cycle", "reopen_count",
     "first_response_at", "first_response_seconds", "resolved_at", "resolution_seconds",
     "closed_at", "root_cause_category", "revisit_outcome", "revisit_score", "breached",
-    "state", "ended_clocks",
+    "state", "ended_clocks", "next_due_at",
 )  # fmt: skip
 TIMELINE_COLUMNS: Final = (
     "case_id", "event_id", "partition", "position", "type", "occurred_at", "recorded_at",
@@ -37,7 +37,8 @@ _UPDATED = ", ".join(
 )
 # Rows are staged with COPY, then merged with one statement per table.
 _STAGING: Final = (
-    "CREATE TEMP TABLE IF NOT EXISTS staged_cases (LIKE reporting_cases) ON COMMIT DELETE ROWS",
+    "CREATE TEMP TABLE IF NOT EXISTS staged_cases (LIKE reporting_cases INCLUDING DEFAULTS) "
+    "ON COMMIT DELETE ROWS",
     "CREATE TEMP TABLE IF NOT EXISTS staged_timeline (LIKE reporting_timeline) "
     "ON COMMIT DELETE ROWS",
     "CREATE TEMP TABLE IF NOT EXISTS staged_escalations (LIKE reporting_escalations) "
@@ -56,11 +57,46 @@ _REFUSE: Final = """
       FROM refused JOIN before USING (case_id, event_id)
      WHERE t.case_id = refused.case_id AND t.event_id = refused.event_id
     RETURNING before.outcome"""
+# A step counts once (its first notice), on the day it fired: rows already stored before this
+# statement are in its snapshot, the ones it inserts are not.
+_ESCALATE: Final = """
+    WITH inserted AS (
+        INSERT INTO reporting_escalations SELECT * FROM staged_escalations
+        ON CONFLICT (escalation_id, repeat, audience) DO NOTHING
+        RETURNING escalation_id, repeat, tier, reason, fired_at)
+    SELECT (min(fired_at) AT TIME ZONE $1)::date AS day, min(tier) AS tier, min(reason) AS reason
+      FROM inserted i
+     WHERE NOT EXISTS (SELECT 1 FROM reporting_escalations e
+                        WHERE e.escalation_id = i.escalation_id AND e.repeat = i.repeat)
+     GROUP BY escalation_id, repeat"""
 _BREACHED: Final = """
-    UPDATE reporting_cases c SET breached = true
-     WHERE c.case_id = ANY($1::uuid[]) AND NOT c.breached
-       AND EXISTS (SELECT 1 FROM reporting_escalations e
-                    WHERE e.case_id = c.case_id AND e.reason = 'sla_breach')"""
+    WITH named AS (
+        SELECT c.case_id,
+               EXISTS (SELECT 1 FROM reporting_escalations e
+                        WHERE e.case_id = c.case_id AND e.reason = 'sla_breach') AS breach
+          FROM reporting_cases c
+         WHERE c.case_id = ANY($1::uuid[]) AND (NOT c.escalated OR NOT c.breached)
+           AND EXISTS (SELECT 1 FROM reporting_escalations e WHERE e.case_id = c.case_id))
+    UPDATE reporting_cases c SET escalated = true, breached = c.breached OR named.breach
+      FROM named
+     WHERE c.case_id = named.case_id AND (NOT c.escalated OR (named.breach AND NOT c.breached))"""
+_DAILY: Final = """
+    INSERT INTO reporting_daily (day, metric, key, sub, cases, total_us)
+    SELECT * FROM unnest($1::date[], $2::text[], $3::text[], $4::text[], $5::bigint[],
+                         $6::bigint[])
+    ON CONFLICT (metric, day, key, sub) DO UPDATE
+       SET cases = reporting_daily.cases + EXCLUDED.cases,
+           total_us = reporting_daily.total_us + EXCLUDED.total_us"""
+_AGENTS: Final = """
+    INSERT INTO reporting_agents (owner, open, sensitive_open, cases, resolved, reopened)
+    SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[],
+                         $6::bigint[])
+    ON CONFLICT (owner) DO UPDATE
+       SET open = reporting_agents.open + EXCLUDED.open,
+           sensitive_open = reporting_agents.sensitive_open + EXCLUDED.sensitive_open,
+           cases = reporting_agents.cases + EXCLUDED.cases,
+           resolved = reporting_agents.resolved + EXCLUDED.resolved,
+           reopened = reporting_agents.reopened + EXCLUDED.reopened"""
 
 
 async def prepare(connection: asyncpg.Connection) -> None:
@@ -140,10 +176,9 @@ async def write(connection: asyncpg.Connection, batch: Batch) -> int:
                 ],
                 columns=ESCALATION_COLUMNS,
             )
-            await connection.execute(
-                "INSERT INTO reporting_escalations SELECT * FROM staged_escalations "
-                "ON CONFLICT (escalation_id, repeat, audience) DO NOTHING"
-            )
+            steps = await connection.fetch(_ESCALATE, batch.rollups.timezone)
+            for step in steps:
+                batch.rollups.add((step["day"], "escalation", str(step["tier"]), step["reason"]))
         if batch.refusals:
             refusals = batch.refusals
             before = await connection.fetch(
@@ -166,6 +201,7 @@ async def write(connection: asyncpg.Connection, batch: Batch) -> int:
                 "SET cases = reporting_case_counts.cases + EXCLUDED.cases",
                 counts,
             )
+        await _write_rollups(connection, batch)
         if batch.offsets:
             await connection.executemany(
                 "INSERT INTO reporting_offsets (topic, partition, next_offset) VALUES ($1, $2, $3) "
@@ -176,6 +212,15 @@ async def write(connection: asyncpg.Connection, batch: Batch) -> int:
                 ],
             )
     return disagreements
+
+
+async def _write_rollups(connection: asyncpg.Connection, batch: Batch) -> None:
+    daily = batch.rollups.daily_rows()
+    if daily:
+        await connection.execute(_DAILY, *(list(column) for column in zip(*daily, strict=True)))
+    agents = batch.rollups.agent_rows()
+    if agents:
+        await connection.execute(_AGENTS, *(list(column) for column in zip(*agents, strict=True)))
 
 
 def encode_row(row: CaseRow) -> tuple[Any, ...]:
