@@ -39,6 +39,9 @@ class Endpoints:
     reporting: str = "http://127.0.0.1:8084"
     notifier: str = "http://127.0.0.1:8085"
     sink: str = "http://127.0.0.1:8180"
+    # Watched, not driven: the summary names them when they answer.
+    prometheus: str = "http://127.0.0.1:9090"
+    grafana: str = "http://127.0.0.1:3000"
 
     def of(self, part: str) -> str:
         """The base URL of one part by name."""

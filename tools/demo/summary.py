@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import UTC, datetime
 
 from rich.console import Console
 from rich.table import Table
 
 from tools.demo.run import Result
 from tools.demo.stack import DEMO_POLICY, Api, Endpoints
-
-# Where Prometheus and Grafana listen when the operations kit runs them locally.
-PROMETHEUS_URL = "http://127.0.0.1:9090"
-GRAFANA_URL = "http://127.0.0.1:3000"
 
 
 def cases_table(result: Result, reporting: str) -> Table:
@@ -92,14 +89,25 @@ async def print_summary(result: Result, api: Api, endpoints: Endpoints, console:
     shown = {t.plan.story: t.case_id for t in result.tracked if t.case_id}
     for story, case_id in list(shown.items())[:5]:
         console.print(f"  {reporting}/cases/{case_id}  ({story})")
-    links = [
-        (f"{reporting}/reports/weekly", "weekly manager report"),
-        (f"{endpoints.sink}/", "notices received (the sink's page)"),
-        (PROMETHEUS_URL, "Prometheus"),
-        (GRAFANA_URL, "Grafana"),
-    ]
-    for url, what in links:
+    for url, what, always in links(endpoints, datetime.now(UTC)):
         if await api.answers(url):
             console.print(f"  {url}  ({what})")
-        else:
+        elif always:
             console.print(f"  [dim]{url}  ({what}: not answering)[/dim]")
+
+
+def weekly_report(reporting: str, now: datetime) -> str:
+    """The weekly manager report of the ISO week the run ended in."""
+    year, week, _ = now.isocalendar()
+    return f"{reporting}/reports/weekly?week={year}-W{week:02d}"
+
+
+def links(endpoints: Endpoints, now: datetime) -> list[tuple[str, str, bool]]:
+    """(URL, what it shows, named even when it does not answer) after the case pages."""
+    return [
+        (weekly_report(endpoints.reporting, now), "weekly manager report", True),
+        (f"{endpoints.sink}/", "notices received (the sink's page)", True),
+        # Prometheus runs with `make up`; Grafana only in docker compose: named when running.
+        (f"{endpoints.prometheus}/graph", "Prometheus", False),
+        (f"{endpoints.grafana}/d/casegold-overview", "Grafana dashboard", False),
+    ]
