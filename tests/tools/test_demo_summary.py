@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 import httpx
 from rich.console import Console
 
-from tools.demo.run import Result
+from tools.demo.run import Result, Tracked
+from tools.demo.scenario import plans
 from tools.demo.stack import Api, Endpoints
-from tools.demo.summary import links, print_summary, weekly_report
+from tools.demo.summary import cases_table, links, print_summary, weekly_report
 
 ENDPOINTS = Endpoints(prometheus="http://127.0.0.1:19090", grafana="http://127.0.0.1:13000")
 
@@ -28,14 +29,19 @@ def test_only_the_report_and_the_sink_are_named_when_they_do_not_answer() -> Non
     assert named == {
         "http://127.0.0.1:8084/reports/weekly?week=2026-W49": True,
         "http://127.0.0.1:8180/": True,
-        "http://127.0.0.1:19090/graph": False,
+        "http://127.0.0.1:19090/": False,
         "http://127.0.0.1:13000/d/casegold-overview": False,
     }
 
 
 async def test_prometheus_is_listed_when_it_answers_and_grafana_left_out_when_it_does_not() -> None:
     def answer(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200 if request.url.port == 19090 else 503)
+        # Prometheus sends its front page on to its UI, as Debian's build does.
+        if request.url.port == 19090:
+            if request.url.path == "/":
+                return httpx.Response(302, headers={"Location": "/classic/graph"})
+            return httpx.Response(200)
+        return httpx.Response(503)
 
     console = Console(file=io.StringIO(), width=160, force_terminal=False)
     result = Result([], [], [], [], 1.0, False, frozenset({"escalation", "sink", "followup"}))
@@ -43,6 +49,20 @@ async def test_prometheus_is_listed_when_it_answers_and_grafana_left_out_when_it
         await print_summary(result, Api(client, ENDPOINTS), ENDPOINTS, console)
     assert isinstance(console.file, io.StringIO)
     text = console.file.getvalue()
-    assert "http://127.0.0.1:19090/graph  (Prometheus)" in text
+    assert "http://127.0.0.1:19090/  (Prometheus)" in text
     assert "/reports/weekly?week=" in text and "weekly manager report: not answering" in text
     assert "13000" not in text
+
+
+def test_a_narrow_terminal_shows_case_ids_and_keeps_every_column() -> None:
+    tracked = Tracked(plan=plans(1, seed=0)[0], case_id="57feaf18-0b66-507c-824a-d74d61d34c2a")
+    tracked.reply = {"channel": "ivr", "priority": "P2", "sensitive_reasons": []}
+    result = Result([tracked], [], [], [], 1.0, False, frozenset())
+    for width, page in ((80, False), (160, True)):
+        console = Console(file=io.StringIO(), width=width, force_terminal=False)
+        console.print(cases_table(result, "http://127.0.0.1:8084", console.width))
+        assert isinstance(console.file, io.StringIO)
+        text = console.file.getvalue()
+        assert tracked.plan.story.split()[0] in text and "ivr" in text and "P2" in text, text
+        assert ("http://127.0.0.1:8084/cases/57feaf18" in text) is page, text
+        assert "57feaf18-0b66-507c-824a-d74d61d34c2a" in text

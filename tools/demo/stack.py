@@ -144,6 +144,8 @@ class Api:
     async def answers(self, url: str) -> bool:
         """Whether a page answers 200 (to list only the URLs worth opening)."""
         try:
-            return (await self.client.get(url, timeout=3)).status_code == 200
+            # Prometheus and Grafana answer their front page with a redirect to the real one.
+            reply = await self.client.get(url, timeout=3, follow_redirects=True)
+            return reply.status_code == 200
         except httpx.HTTPError:
             return False

@@ -11,17 +11,29 @@ from rich.table import Table
 from tools.demo.run import Result
 from tools.demo.stack import DEMO_POLICY, Api, Endpoints
 
+# Room the story, channel, priority and sensitivity columns need beside a whole case page URL.
+_COLUMNS_WIDTH = 60
 
-def cases_table(result: Result, reporting: str) -> Table:
-    """One row per case: its story, priority, sensitivity and case page."""
+
+def cases_table(result: Result, reporting: str, width: int = 200) -> Table:
+    """One row per case: its story, priority, sensitivity and case page (its id when narrow)."""
     table = Table(title=f"Cases opened ({len(result.case_ids())} of {len(result.tracked)})")
     for column in ("story", "channel", "priority", "sensitive"):
         table.add_column(column, overflow="fold")
-    # Whole on one line, so that it can be copied or clicked in the terminal.
-    table.add_column("case page", no_wrap=True, min_width=len(reporting) + 43)
+    page_width = len(reporting) + 43
+    wide = width >= page_width + _COLUMNS_WIDTH
+    if wide:
+        # Whole on one line, so that it can be copied or clicked in the terminal.
+        table.add_column("case page", no_wrap=True, min_width=page_width)
+    else:
+        table.add_column("case", no_wrap=True)
+        table.caption = f"case page: {reporting}/cases/<case id>"
     for tracked in result.tracked:
         reply = tracked.reply
-        page = f"{reporting}/cases/{tracked.case_id}" if tracked.case_id else "(not opened)"
+        if tracked.case_id is None:
+            page = "(not opened)"
+        else:
+            page = f"{reporting}/cases/{tracked.case_id}" if wide else tracked.case_id
         table.add_row(
             tracked.plan.story,
             str(reply.get("channel", "-")),
@@ -67,7 +79,7 @@ def revisits_table(result: Result) -> Table:
 
 async def print_summary(result: Result, api: Api, endpoints: Endpoints, console: Console) -> None:
     """Print every table, the problems seen, and the URLs worth opening."""
-    console.print(cases_table(result, endpoints.reporting))
+    console.print(cases_table(result, endpoints.reporting, console.width))
     if "escalation" not in result.skipped:
         console.print(escalations_table(result))
     if "sink" not in result.skipped:
@@ -108,6 +120,6 @@ def links(endpoints: Endpoints, now: datetime) -> list[tuple[str, str, bool]]:
         (weekly_report(endpoints.reporting, now), "weekly manager report", True),
         (f"{endpoints.sink}/", "notices received (the sink's page)", True),
         # Prometheus runs with `make up`; Grafana only in docker compose: named when running.
-        (f"{endpoints.prometheus}/graph", "Prometheus", False),
+        (f"{endpoints.prometheus}/", "Prometheus", False),
         (f"{endpoints.grafana}/d/casegold-overview", "Grafana dashboard", False),
     ]
