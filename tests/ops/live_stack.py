@@ -8,6 +8,7 @@ topic of the test, so that it does not project the shared topic's history.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -134,6 +135,21 @@ class LiveStack:
             service.wait_ready()
         self.worker.wait_ready()
         await self.notifier.wait_ready()
+        await self.projecting()
+
+    async def projecting(self, timeout: float = 90.0) -> None:
+        """Wait until reporting's projector holds its lock (it is ready before it projects)."""
+        reporting = self.services["reporting"]
+        deadline = time.monotonic() + timeout
+        async with httpx.AsyncClient(timeout=5) as client:
+            while True:
+                text = (await client.get(f"{reporting.url}/metrics")).text
+                if "casegold_reporting_projector_active 1.0" in text:
+                    return
+                assert time.monotonic() < deadline, (
+                    f"reporting's projector not active within {timeout} s:\n{reporting.log_tail()}"
+                )
+                await asyncio.sleep(0.5)
 
     async def stop(self) -> None:
         """SIGTERM every service (SIGKILL after 20 s)."""
