@@ -65,4 +65,19 @@ def test_a_narrow_terminal_shows_case_ids_and_keeps_every_column() -> None:
         text = console.file.getvalue()
         assert tracked.plan.story.split()[0] in text and "ivr" in text and "P2" in text, text
         assert ("http://127.0.0.1:8084/cases/57feaf18" in text) is page, text
-        assert "57feaf18-0b66-507c-824a-d74d61d34c2a" in text
+        assert ("57feaf18-0b66-507c-824a-d74d61d34c2a" in text) is page, text
+
+
+async def test_a_narrow_summary_lists_every_case_page_on_a_line_of_its_own() -> None:
+    tracked = Tracked(plan=plans(1, seed=0)[0], case_id="57feaf18-0b66-507c-824a-d74d61d34c2a")
+    result = Result(
+        [tracked], [], [], [], 1.0, False, frozenset({"escalation", "sink", "followup"})
+    )
+    console = Console(file=io.StringIO(), width=80, force_terminal=False)
+    async with httpx.AsyncClient(
+        transport=httpx.MockTransport(lambda _: httpx.Response(503))
+    ) as client:
+        await print_summary(result, Api(client, ENDPOINTS), ENDPOINTS, console)
+    assert isinstance(console.file, io.StringIO)
+    lines = console.file.getvalue().splitlines()
+    assert "  57feaf18  http://127.0.0.1:8084/cases/57feaf18-0b66-507c-824a-d74d61d34c2a" in lines

@@ -26,14 +26,14 @@ def cases_table(result: Result, reporting: str, width: int = 200) -> Table:
         # Whole on one line, so that it can be copied or clicked in the terminal.
         table.add_column("case page", no_wrap=True, min_width=page_width)
     else:
+        # Each case's page is listed below the table, one whole URL a line.
         table.add_column("case", no_wrap=True)
-        table.caption = f"case page: {reporting}/cases/<case id>"
     for tracked in result.tracked:
         reply = tracked.reply
         if tracked.case_id is None:
             page = "(not opened)"
         else:
-            page = f"{reporting}/cases/{tracked.case_id}" if wide else tracked.case_id
+            page = f"{reporting}/cases/{tracked.case_id}" if wide else tracked.case_id[:8]
         table.add_row(
             tracked.plan.story,
             str(reply.get("channel", "-")),
@@ -79,7 +79,14 @@ def revisits_table(result: Result) -> Table:
 
 async def print_summary(result: Result, api: Api, endpoints: Endpoints, console: Console) -> None:
     """Print every table, the problems seen, and the URLs worth opening."""
-    console.print(cases_table(result, endpoints.reporting, console.width))
+    table = cases_table(result, endpoints.reporting, console.width)
+    console.print(table)
+    if table.columns[-1].header == "case":
+        for tracked in result.tracked:
+            if tracked.case_id:
+                console.print(
+                    f"  {tracked.case_id[:8]}  {endpoints.reporting}/cases/{tracked.case_id}"
+                )
     if "escalation" not in result.skipped:
         console.print(escalations_table(result))
     if "sink" not in result.skipped:
