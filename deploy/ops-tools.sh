@@ -4,6 +4,7 @@
 #   deploy/ops-tools.sh ensure   install what is missing: Debian's prometheus (promtool), kubeconform
 #                                and kustomize built with `go install`, and the Kubernetes JSON
 #                                schemas that the PyPI package kubernetes-validate ships
+#   deploy/ops-tools.sh prometheus   install Debian's prometheus (server and promtool) if missing
 #   deploy/ops-tools.sh check    exit 0 when every tool is there, else name what is missing
 #   deploy/ops-tools.sh env      print the shell lines that put the tools on PATH (for eval)
 #
@@ -60,8 +61,10 @@ for path in source.glob("*.json"):
 EOF
 }
 
+prometheus_path() { command -v prometheus 2>/dev/null || { [[ -x /usr/bin/prometheus ]] && echo /usr/bin/prometheus; }; }
+
 ensure_promtool() {
-    promtool_path >/dev/null && return 0
+    promtool_path >/dev/null && prometheus_path >/dev/null && return 0
     log "promtool missing: installing Debian's prometheus package"
     as_root apt-get update -qq
     # The package's service is not wanted here: only its promtool and prometheus binaries are.
@@ -115,6 +118,9 @@ case ${1:-} in
         ensure_schemas
         log "ready: $(promtool_path), $bin/kubeconform, $bin/kustomize, schemas $(schema_dir)"
         ;;
+    prometheus)
+        ensure_promtool
+        ;;
     check)
         gone=$(missing)
         [[ -z $gone ]] || die "missing: $gone (run deploy/ops-tools.sh ensure)"
@@ -124,7 +130,7 @@ case ${1:-} in
         printf 'export CASEGOLD_K8S_SCHEMAS=%q\n' "$(schema_dir || true)"
         ;;
     *)
-        sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+        sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
         exit 2
         ;;
 esac

@@ -21,16 +21,27 @@ python=$root/.venv/bin/python
 run_dir=$CASEGOLD_VAR_DIR/run
 log_dir=$CASEGOLD_VAR_DIR/log
 
-# Services started by `make up`: "name port module". A service is listed once it exists.
-services=("intake 8081 casegold_intake.dev" "escalation 8082 casegold_escalation"
-    "notifier 8085 casegold_notifier" "followup 8083 casegold_followup"
-    "reporting 8084 casegold_reporting")
+# Services started by `make up`: "name port module". Each port is the one the service reads from
+# its own CASEGOLD_<SERVICE>_PORT, so a second checkout can move every part.
+services=("intake ${CASEGOLD_INTAKE_PORT:-8081} casegold_intake.dev"
+    "escalation ${CASEGOLD_ESCALATION_PORT:-8082} casegold_escalation"
+    "notifier ${CASEGOLD_NOTIFIER_PORT:-8085} casegold_notifier"
+    "followup ${CASEGOLD_FOLLOWUP_PORT:-8083} casegold_followup"
+    "reporting ${CASEGOLD_REPORTING_PORT:-8084} casegold_reporting")
 # The local notice sink (docs/demo.md) catches what the dev policies send; not with real recipients.
 if [[ -z ${CASEGOLD_NOTIFIER_RECIPIENTS_FILE:-} && $(realpath "$CASEGOLD_POLICY_FILE") == "$root"/deploy/policy/* ]]; then
-    services=("sink 8180 tools.notice_sink" "${services[@]}")
+    services=("sink ${CASEGOLD_SINK_HTTP_PORT:-8180} tools.notice_sink" "${services[@]}")
+fi
+# Prometheus (Debian's package) scrapes every service with deploy/prometheus's rules; it starts
+# last so that its first scrape finds them up. CASEGOLD_PROMETHEUS=false leaves it out.
+if [[ ${CASEGOLD_PROMETHEUS:-true} != false ]]; then
+    services+=("prometheus ${CASEGOLD_PROMETHEUS_PORT:-9090} tools.prometheus")
 fi
 
 log() { printf '[stack] %s\n' "$*" >&2; }
+
+# Where a part says it is ready: Prometheus's own path, every other part's /readyz.
+ready_url() { [[ $1 == prometheus ]] && echo "http://127.0.0.1:$2/-/ready" || echo "http://127.0.0.1:$2/readyz"; }
 
 service_pid() {
     local pid_file=$run_dir/$1.pid pid
@@ -60,7 +71,7 @@ start_services() {
     for entry in "${services[@]}"; do
         read -r name port module <<<"$entry"
         local deadline=$((SECONDS + 60))
-        until curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; do
+        until curl -fsS "$(ready_url "$name" "$port")" >/dev/null 2>&1; do
             if ! service_pid "$name" >/dev/null; then
                 tail -n 20 "$log_dir/$name.log" >&2
                 log "error: $name exited during start-up"
@@ -108,7 +119,7 @@ status() {
     local entry name port module
     for entry in "${services[@]}"; do
         read -r name port module <<<"$entry"
-        if curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then
+        if curl -fsS "$(ready_url "$name" "$port")" >/dev/null 2>&1; then
             log "$name ready on http://127.0.0.1:$port"
         else
             log "$name not answering on http://127.0.0.1:$port"
@@ -116,7 +127,14 @@ status() {
     done
 }
 
+ensure_prometheus() {
+    # Debian's prometheus package (the one that brings promtool), installed when missing.
+    [[ ${CASEGOLD_PROMETHEUS:-true} == false ]] && return 0
+    command -v prometheus >/dev/null || [[ -x /usr/bin/prometheus ]] || deploy/ops-tools.sh prometheus
+}
+
 up() {
+    ensure_prometheus
     deploy/kafka/kafka.sh start
     deploy/postgres/postgres.sh start
     prepare
@@ -131,14 +149,23 @@ EOF
     for entry in "${services[@]}"; do
         read -r name port module <<<"$entry"
         if [[ $name == sink ]]; then
-            printf '  %-11s http://127.0.0.1:%s  (notices received; SMTP on 127.0.0.1:8025; make notices)\n' "$name" "$port"
+            printf '  %-11s http://127.0.0.1:%s  (notices received; SMTP on 127.0.0.1:%s; make notices)\n' \
+                "$name" "$port" "${CASEGOLD_SINK_SMTP_PORT:-8025}"
+            continue
+        fi
+        if [[ $name == prometheus ]]; then
+            printf '  %-11s http://127.0.0.1:%s  (PromQL, alerts /alerts, targets /targets; data in %s)\n' \
+                "$name" "$port" "$CASEGOLD_VAR_DIR/prometheus/data"
             continue
         fi
         local docs=""
         [[ $name != escalation ]] && docs="docs /docs, "
         printf '  %-11s http://127.0.0.1:%s  (%sready /readyz, metrics /metrics)\n' "$name" "$port" "$docs"
     done
-    echo "  case page   http://127.0.0.1:8084/cases/<case id>  (the link every notice carries)"
+    local reporting=http://127.0.0.1:${CASEGOLD_REPORTING_PORT:-8084}
+    echo "  case page   $reporting/cases/<case id>  (the link every notice carries)"
+    echo "  weekly      $reporting/reports/weekly?week=$(date -u +%G-W%V)  (the managers' report)"
+    echo "  Grafana     not run locally (no registry here ships it): docker compose up grafana"
     echo "Stop with: make down"
 }
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -15,11 +14,11 @@ from rich.console import Console
 
 from casegold_contracts.topics import CASE_EVENTS
 from casegold_platform.settings import KafkaSettings
+from tests.ops.live_stack import ServiceProcess, sink_recipients
 from tests.support.brokers import free_port
 from tests.support.escalation import EscalationProcess, skip_history
 from tests.support.notifier import NotifierProcess
 from tests.support.notifier import skip_history as skip_notifier_history
-from tests.support.processes import ModuleProcess
 from tests.support.processes import skip_history as skip_topic_history
 from tools.demo.run import Options, run
 from tools.demo.stack import Api, Endpoints, StackNotReady, WrongPolicy
@@ -32,31 +31,6 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_POLICY = str(ROOT / "deploy/policy/demo.yaml")
 DEFAULT_POLICY = str(ROOT / "deploy/policy/default.yaml")
-
-
-class ServiceProcess(ModuleProcess):
-    """`python -m <module>` of an HTTP service on a free port, with the dev keys."""
-
-    def __init__(self, module: str, prefix: str, log_dir: Path, env: dict[str, str]) -> None:
-        super().__init__(module, log_dir / f"{module}.log")
-        self.port = free_port()
-        self.env = {f"{prefix}PORT": str(self.port), f"{prefix}DEV_KEYS": "true", **env}
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def wait_ready(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            assert self.alive(), f"{self.module} exited:\n{self.log_tail()}"
-            assert time.monotonic() < deadline, f"{self.module} not ready:\n{self.log_tail()}"
-            time.sleep(0.2)
 
 
 def _intake(tmp_path: Path, dsn: str, policy: str) -> Iterator[ServiceProcess]:
@@ -95,10 +69,7 @@ async def test_a_short_demo_opens_cases_escalates_and_the_sink_hears_of_it(
     sink: RunningSink,
 ) -> None:
     # The notifier sends the demo policy's recipients to this sink's ephemeral ports.
-    recipients = tmp_path / "recipients.yaml"
-    text = Path(DEMO_POLICY).read_text(encoding="utf-8")
-    section = text[text.index("\nrecipients:") :]
-    recipients.write_text(section.replace("127.0.0.1:8180", f"127.0.0.1:{sink.http_port}"))
+    recipients = sink_recipients(tmp_path / "recipients.yaml", sink.http_port)
     worker = EscalationProcess(
         app_id=f"demo-esc-{unique}",
         worker_name="w1",

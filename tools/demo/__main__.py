@@ -32,10 +32,15 @@ def parse(argv: list[str] | None) -> Options:
     )
     for part in PARTS:
         parser.add_argument(f"--{part}-url", default=Endpoints().of(part), help=f"{part} base URL")
+    for watched in ("prometheus", "grafana"):
+        parser.add_argument(
+            f"--{watched}-url", default=Endpoints().of(watched), help=f"{watched} base URL"
+        )
     args = parser.parse_args(argv)
     if args.cases < 1 or args.rate <= 0 or args.pace <= 0 or args.timeout <= 0:
         parser.error("--cases must be ≥ 1; --rate, --pace and --timeout above 0")
-    endpoints = Endpoints(**{p: getattr(args, f"{p}_url").rstrip("/") for p in PARTS})
+    urls = {p: getattr(args, f"{p}_url").rstrip("/") for p in (*PARTS, "prometheus", "grafana")}
+    endpoints = Endpoints(**urls)
     return Options(
         cases=args.cases,
         rate=args.rate,

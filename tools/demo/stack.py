@@ -39,6 +39,9 @@ class Endpoints:
     reporting: str = "http://127.0.0.1:8084"
     notifier: str = "http://127.0.0.1:8085"
     sink: str = "http://127.0.0.1:8180"
+    # Watched, not driven: the summary names them when they answer.
+    prometheus: str = "http://127.0.0.1:9090"
+    grafana: str = "http://127.0.0.1:3000"
 
     def of(self, part: str) -> str:
         """The base URL of one part by name."""
@@ -141,6 +144,8 @@ class Api:
     async def answers(self, url: str) -> bool:
         """Whether a page answers 200 (to list only the URLs worth opening)."""
         try:
-            return (await self.client.get(url, timeout=3)).status_code == 200
+            # Prometheus and Grafana answer their front page with a redirect to the real one.
+            reply = await self.client.get(url, timeout=3, follow_redirects=True)
+            return reply.status_code == 200
         except httpx.HTTPError:
             return False

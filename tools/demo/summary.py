@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import UTC, datetime
 
 from rich.console import Console
 from rich.table import Table
@@ -10,21 +11,29 @@ from rich.table import Table
 from tools.demo.run import Result
 from tools.demo.stack import DEMO_POLICY, Api, Endpoints
 
-# Where Prometheus and Grafana listen when the operations kit runs them locally.
-PROMETHEUS_URL = "http://127.0.0.1:9090"
-GRAFANA_URL = "http://127.0.0.1:3000"
+# Room the story, channel, priority and sensitivity columns need beside a whole case page URL.
+_COLUMNS_WIDTH = 60
 
 
-def cases_table(result: Result, reporting: str) -> Table:
-    """One row per case: its story, priority, sensitivity and case page."""
+def cases_table(result: Result, reporting: str, width: int = 200) -> Table:
+    """One row per case: its story, priority, sensitivity and case page (its id when narrow)."""
     table = Table(title=f"Cases opened ({len(result.case_ids())} of {len(result.tracked)})")
     for column in ("story", "channel", "priority", "sensitive"):
         table.add_column(column, overflow="fold")
-    # Whole on one line, so that it can be copied or clicked in the terminal.
-    table.add_column("case page", no_wrap=True, min_width=len(reporting) + 43)
+    page_width = len(reporting) + 43
+    wide = width >= page_width + _COLUMNS_WIDTH
+    if wide:
+        # Whole on one line, so that it can be copied or clicked in the terminal.
+        table.add_column("case page", no_wrap=True, min_width=page_width)
+    else:
+        # Each case's page is listed below the table, one whole URL a line.
+        table.add_column("case", no_wrap=True)
     for tracked in result.tracked:
         reply = tracked.reply
-        page = f"{reporting}/cases/{tracked.case_id}" if tracked.case_id else "(not opened)"
+        if tracked.case_id is None:
+            page = "(not opened)"
+        else:
+            page = f"{reporting}/cases/{tracked.case_id}" if wide else tracked.case_id[:8]
         table.add_row(
             tracked.plan.story,
             str(reply.get("channel", "-")),
@@ -70,7 +79,14 @@ def revisits_table(result: Result) -> Table:
 
 async def print_summary(result: Result, api: Api, endpoints: Endpoints, console: Console) -> None:
     """Print every table, the problems seen, and the URLs worth opening."""
-    console.print(cases_table(result, endpoints.reporting))
+    table = cases_table(result, endpoints.reporting, console.width)
+    console.print(table)
+    if table.columns[-1].header == "case":
+        for tracked in result.tracked:
+            if tracked.case_id:
+                console.print(
+                    f"  {tracked.case_id[:8]}  {endpoints.reporting}/cases/{tracked.case_id}"
+                )
     if "escalation" not in result.skipped:
         console.print(escalations_table(result))
     if "sink" not in result.skipped:
@@ -92,14 +108,25 @@ async def print_summary(result: Result, api: Api, endpoints: Endpoints, console:
     shown = {t.plan.story: t.case_id for t in result.tracked if t.case_id}
     for story, case_id in list(shown.items())[:5]:
         console.print(f"  {reporting}/cases/{case_id}  ({story})")
-    links = [
-        (f"{reporting}/reports/weekly", "weekly manager report"),
-        (f"{endpoints.sink}/", "notices received (the sink's page)"),
-        (PROMETHEUS_URL, "Prometheus"),
-        (GRAFANA_URL, "Grafana"),
-    ]
-    for url, what in links:
+    for url, what, always in links(endpoints, datetime.now(UTC)):
         if await api.answers(url):
             console.print(f"  {url}  ({what})")
-        else:
+        elif always:
             console.print(f"  [dim]{url}  ({what}: not answering)[/dim]")
+
+
+def weekly_report(reporting: str, now: datetime) -> str:
+    """The weekly manager report of the ISO week the run ended in."""
+    year, week, _ = now.isocalendar()
+    return f"{reporting}/reports/weekly?week={year}-W{week:02d}"
+
+
+def links(endpoints: Endpoints, now: datetime) -> list[tuple[str, str, bool]]:
+    """(URL, what it shows, named even when it does not answer) after the case pages."""
+    return [
+        (weekly_report(endpoints.reporting, now), "weekly manager report", True),
+        (f"{endpoints.sink}/", "notices received (the sink's page)", True),
+        # Prometheus runs with `make up`; Grafana only in docker compose: named when running.
+        (f"{endpoints.prometheus}/", "Prometheus", False),
+        (f"{endpoints.grafana}/d/casegold-overview", "Grafana dashboard", False),
+    ]

@@ -26,6 +26,7 @@ from casegold_followup.settings import FollowupSettings
 from casegold_followup.upkeep import Upkeep
 from casegold_platform.clock import Clock, utc_now
 from casegold_platform.http import KeyRing, install_plumbing, service_app
+from casegold_platform.kafka_lag import ConsumerLag
 from casegold_platform.postgres import redact, wait_for_postgres
 from casegold_platform.settings import KafkaSettings
 from casegold_sla import PolicySet
@@ -103,6 +104,7 @@ def create_app(
             parts.tasks = [
                 asyncio.create_task(parts.consumer.run()),
                 asyncio.create_task(parts.upkeep.run()),
+                asyncio.create_task(ConsumerLag(metrics.registry).watch(consumer)),
             ]
         if tune_gc:
             # What start-up made lives as long as the process: keep it out of the collector's

@@ -1,0 +1,1 @@
+"""Prometheus for the local stack: its configuration aimed at where the services listen."""
