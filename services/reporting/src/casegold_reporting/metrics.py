@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from casegold_contracts import CASE_STATUSES, PRIORITIES
+from casegold_platform.kafka_lag import ConsumerLag
 
 # Business seconds: 1 min … 30 d, so each SLA target (1 h … 15 d) falls near a bucket edge.
 _DURATION_BUCKETS = (
@@ -31,6 +32,7 @@ class ReportingMetrics:
     disagreements: Counter
     batch_seconds: Histogram
     active: Gauge
+    consumer_lag: ConsumerLag  # casegold_consumer_lag{topic,partition}, as every consumer
 
     def set_open_cases(self, counts: Iterable[tuple[str, str, int]]) -> None:
         """Publish the per-(priority, status) counts; every label pair is always present."""
@@ -84,4 +86,5 @@ def reporting_metrics(registry: CollectorRegistry) -> ReportingMetrics:
             "casegold_reporting_projector_active", "1 while this process holds the projector lock",
             registry=registry,
         ),
+        consumer_lag=ConsumerLag(registry),
     )  # fmt: skip

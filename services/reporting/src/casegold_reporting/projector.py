@@ -213,6 +213,7 @@ class Projector:
             lag[tp.topic] = lag.get(tp.topic, 0) + behind
         for topic, behind in lag.items():
             self.metrics.lag.labels(topic).set(behind)
+        await self.metrics.consumer_lag.update(consumer, partitions)
 
 
 async def _assign(
