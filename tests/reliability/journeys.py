@@ -124,7 +124,7 @@ class Journey:
                 timeout=10,
             )
             assert reply.status_code == 200, reply.text
-            mine = None
+            mine: dict[str, Any] | None = None
             for callback in reply.json()["callbacks"]:
                 if callback["case_id"] == self.case_id and mine is None:
                     mine = callback
