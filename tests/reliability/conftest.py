@@ -1,6 +1,6 @@
-"""A scratch broker and database, a receiver and all five services, for one test module.
+"""A scratch broker and database, a receiver and the five services, shared by this folder.
 
-Both servers are the module's own: the notifier's topic is the contract's and cannot be moved,
+Both servers are the folder's own: the notifier's topic is the contract's and cannot be moved,
 and reporting's projector lock is per database (docs/decisions/0050), so on the shared servers
 the stack would read other tests' escalations and wait behind other tests' projectors.
 """
@@ -28,26 +28,26 @@ from tests.support.scratch_postgres import ScratchPostgres
 PARTITIONS = 3
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def module_broker() -> Iterator[ScratchBroker]:
     with scratch_broker(Path(tempfile.mkdtemp(prefix="casegold-rel-broker-"))) as broker:
         yield broker
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def module_postgres() -> Iterator[ScratchPostgres]:
     with scratch_postgres() as server:
         yield server
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
+@pytest_asyncio.fixture(scope="package", loop_scope="package")
 async def module_receiver() -> AsyncIterator[Receiver]:
     running = await Receiver(secret=WEBHOOK_SECRET).start()
     yield running
     await running.stop()
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
+@pytest_asyncio.fixture(scope="package", loop_scope="package")
 async def stack(
     module_broker: ScratchBroker, module_postgres: ScratchPostgres, module_receiver: Receiver
 ) -> AsyncIterator[Stack]:

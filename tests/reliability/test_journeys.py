@@ -1,8 +1,7 @@
 """End-to-end journeys through all five services, each step checked in reporting and the metrics.
 
-One stack per module: a scratch broker (the notifier's topic is the contract's and cannot be moved,
-so the run gets a broker of its own), a fresh schema, the fast policy (second-scale targets) and a
-webhook receiver standing in for every audience.
+One stack for the folder (conftest.py): a scratch broker and a scratch PostgreSQL, the fast
+policy (second-scale targets) and a webhook receiver standing in for every audience.
 """
 
 from __future__ import annotations
@@ -26,10 +25,10 @@ from tests.reliability.journeys import (
 from tests.support.intake import case_body, mention_body
 from tests.support.receivers import Receiver
 
-pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="package")]
 
 
-@pytest_asyncio.fixture(loop_scope="module")
+@pytest_asyncio.fixture(loop_scope="package")
 async def journey(stack: Stack, module_receiver: Receiver) -> AsyncIterator[Journey]:
     async with httpx.AsyncClient() as client:
         yield Journey(stack, module_receiver, client)
