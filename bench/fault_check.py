@@ -109,6 +109,11 @@ class Verdict:
     figures: dict[str, Any] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     pending: list[str] = field(default_factory=list)  # not yet there (may still come)
+    suspects: set[str] = field(default_factory=set)  # case ids a problem names
+
+    def of(self, *kinds: str) -> list[str]:
+        """The problems of these kinds."""
+        return [p for p in self.problems if p.split(":", 1)[0] in kinds]
 
     def add(self, kind: str, text: str) -> None:
         self.figures[kind] = self.figures.get(kind, 0) + 1
@@ -186,12 +191,17 @@ def check(load: Load, outside: Outside) -> Verdict:
     _callbacks(load, verdict, by_case, outside)
     for group, behind in outside.lag.items():
         if behind:
+            verdict.add("stuck", f"group {group} {behind} records behind")
             verdict.pending.append(f"group {group} {behind} records behind")
     if outside.offsets_behind:
+        verdict.add("stuck", f"reporting projector {outside.offsets_behind} records behind")
         verdict.pending.append(f"reporting projector {outside.offsets_behind} records behind")
-    verdict.figures.update(lost=verdict.figures.get("lost", 0))
-    verdict.figures.update(duplicated=verdict.figures.get("duplicated", 0))
-    verdict.figures.update(false_escalations=verdict.figures.get("false_escalation", 0))
+    count = verdict.figures.get
+    verdict.figures["lost"] = count("lost", 0) + count("missed_step", 0) + count("lost_outcome", 0)
+    verdict.figures["duplicated"] = sum(
+        value for name, value in verdict.figures.items() if name.startswith("duplicated_")
+    )
+    verdict.figures["false_escalations"] = count("false_escalation", 0)
     return verdict
 
 
@@ -221,12 +231,14 @@ def _requests(
             verdict.pending.append(f"case {case.ref} not on {CASE_EVENTS}")
             verdict.add("lost", f"2xx case {case.ref} ({case.case_id}) not on {CASE_EVENTS}")
         elif count > 1:
-            verdict.add("duplicated", f"case {case.ref} opened {count} times on {CASE_EVENTS}")
+            verdict.add(
+                "duplicated_request", f"case {case.ref} opened {count} times on {CASE_EVENTS}"
+            )
         if case.case_id not in outside.projected:
             verdict.add("lost", f"2xx case {case.ref} ({case.case_id}) not in the projection")
         elif outside.projected_refs[case.ref] > 1:
             verdict.add(
-                "duplicated",
+                "duplicated_request",
                 f"case {case.ref} in the projection {outside.projected_refs[case.ref]} times",
             )
         for command in case.commands:
@@ -238,12 +250,27 @@ def _requests(
             if seen == 0:
                 verdict.add("lost", f"2xx {command.kind} of {case.ref} not on {CASE_EVENTS}")
             elif seen > 1:
-                verdict.add("duplicated", f"{command.kind} of {case.ref} {seen} times on the topic")
+                verdict.add(
+                    "duplicated_request", f"{command.kind} of {case.ref} {seen} times on the topic"
+                )
 
 
 def _met_at(records: list[Record], milestone: str, cycle: int) -> float | None:
+    """When the broker accepted the first event that meets the milestone (one the worker refused
+    does not count)."""
     meeting = MEETS.get(milestone, set())
-    times = [_instant(r.value["recorded_at"]) for r in records if r.value.get("type") in meeting]
+    refused = {
+        str(r.value["payload"].get("rejected_event_id"))
+        for r in records
+        if r.value.get("type") == "command_rejected"
+    }
+    # Accepted = the broker's timestamp of the record (what the worker's hold compares, 0033);
+    # recorded_at is when intake first tried, which may be long before a retry got through.
+    times = [
+        r.timestamp
+        for r in records
+        if r.value.get("type") in meeting and str(r.value.get("event_id")) not in refused
+    ]
     return min(times) if times and cycle == 1 else None
 
 
@@ -273,16 +300,17 @@ def _steps(
     lateness: list[float] = []
     for step_key, ids in fired.items():
         if len(ids) > 1:
-            verdict.add("duplicated", f"step {step_key} fired under {len(ids)} escalation ids")
+            verdict.add("duplicated_step", f"step {step_key} fired under {len(ids)} escalation ids")
     for step in raised.values():
         due, at = _instant(step["due_at"]), _instant(step["fired_at"])
         lateness.append(at - due)
         met = _met_at(by_case[step["case_id"]], step["milestone"], step["cycle"])
         if met is not None and met < due:
+            verdict.suspects.add(step["case_id"])
             verdict.add(
                 "false_escalation",
                 f"{step['milestone']} {step['step']} of {step['case_id']} due {step['due_at']} "
-                f"fired although met {met - due:+.2f} s before due",
+                f"fired although met {due - met:.2f} s before due",
             )
     verdict.figures["steps_fired"] = len(raised)
     verdict.figures["late"] = sum(value > LATE_SECONDS for value in lateness)
@@ -309,7 +337,7 @@ def _expected(
             ):
                 verdict.pending.append(f"{step} of {case_id}")
                 verdict.add(
-                    "lost", f"first_response {step} of {case_id} due {when:.1f} never fired"
+                    "missed_step", f"first_response {step} of {case_id} due {when:.1f} never fired"
                 )
 
 
@@ -333,7 +361,9 @@ def _delivered(verdict: Verdict, raised: dict[str, dict[str, Any]], outside: Out
                 verdict.add("undelivered", f"{key}: delivery log {[r['status'] for r in rows]}")
             notices = heard.get(key, Counter())
             if len(notices) > 1:
-                verdict.add("duplicated", f"{key} reached the receiver as {len(notices)} notices")
+                verdict.add(
+                    "duplicated_notice", f"{key} reached the receiver as {len(notices)} notices"
+                )
             elif not notices:
                 verdict.add("undelivered", f"{key} never reached the receiver")
             resent += sum(notices.values()) - len(notices)
@@ -357,15 +387,53 @@ def _callbacks(
             held_until = min(earlier.expires_at, answered or earlier.expires_at)
             if later.leased_at < held_until - 0.5:
                 verdict.add("double_lease", f"callback {callback_id} leased twice at once")
-    outcomes: Counter[str] = Counter(
-        lease.case_id for lease in load.leases if lease.outcome and lease.outcome.final == "ok"
+    recorded: Counter[str] = Counter(
+        str(r.value["payload"].get("callback_id"))
+        for records in by_case.values()
+        for r in records
+        if r.value.get("type") == "revisit_outcome_recorded"
     )
-    mine = {c.case_id for c in load.cases if c.case_id}
-    for case_id, count in outcomes.items():
-        if case_id not in mine:
-            continue
-        recorded = sum(r.value.get("type") == "revisit_outcome_recorded" for r in by_case[case_id])
-        if recorded != count:
-            verdict.add("outcome_events", f"{case_id}: {count} outcomes, {recorded} events")
+    outcomes = 0
+    for callback_id, leases in by_callback.items():
+        answered = [lease for lease in leases if lease.outcome and lease.outcome.final == "ok"]
+        outcomes += len(answered)
+        if recorded[callback_id] > 1:
+            verdict.add(
+                "duplicated_outcome", f"callback {callback_id}: {recorded[callback_id]} outcomes"
+            )
+        elif answered and not recorded[callback_id]:
+            verdict.add(
+                "lost_outcome", f"callback {callback_id}: outcome answered 200, no case event"
+            )
+        unsure = [
+            lease
+            for lease in leases
+            if lease.outcome
+            and lease.outcome.first == "indeterminate"
+            and lease.outcome.final != "ok"
+        ]
+        if unsure and not answered and not recorded[callback_id]:
+            verdict.add("unresolved", f"callback {callback_id}: outcome never confirmed")
     verdict.figures["leases"] = len(load.leases)
-    verdict.figures["revisits_answered"] = sum(outcomes.values())
+    verdict.figures["revisits_answered"] = outcomes
+
+
+def evidence(outside: Outside, case_ids: set[str]) -> dict[str, Any]:
+    """Every record of these cases on both topics, with partition, offset and append time."""
+    found: dict[str, Any] = {}
+    for case_id in sorted(case_ids):
+        found[case_id] = [
+            {
+                "topic": topic,
+                "partition": r.partition,
+                "offset": r.offset,
+                "ts": r.timestamp,
+                "type": r.value.get("type"),
+                "recorded_at": r.value.get("recorded_at"),
+                "payload": r.value.get("payload"),
+            }
+            for topic, records in (("events", outside.events), ("escalations", outside.escalations))
+            for r in records
+            if str(r.value.get("case_id")) == case_id
+        ]
+    return found

@@ -88,6 +88,7 @@ class Driver:
             self.faults.append(fault)
             await self.inject(fault)
             fault.recovered_after = await self.recovered(began)
+            print(f"{fault.name}: recovered after {fault.recovered_after:.1f} s", flush=True)
             await asyncio.sleep(max(0.0, began + self.interval - time.monotonic()))
 
     async def inject(self, fault: Fault) -> None:

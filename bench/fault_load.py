@@ -60,6 +60,8 @@ class Request:
     status: int = 0
     reply: dict[str, Any] = field(default_factory=dict)
     answered_at: float = 0.0
+    # Intake's 409 is "the same key is in flight, retry"; follow-up's is a stale lease token.
+    retry_statuses: tuple[int, ...] = (503, 409)
 
 
 @dataclass
@@ -91,7 +93,8 @@ class Lease:
 
 
 class Load:
-    """Posts cases at `rate` per second for `duration` seconds and plays each case's script."""
+    """Posts cases at `rate` per second for `duration` seconds (or until `stop_opening`) and
+    plays each case's script."""
 
     def __init__(
         self,
@@ -113,7 +116,7 @@ class Load:
         self.leases: list[Lease] = []
         self.tasks: set[asyncio.Task[None]] = set()
         self.started = 0.0
-        self.agents_done = asyncio.Event()
+        self.stop_opening = asyncio.Event()  # set: open no more cases (before the duration)
 
     async def send(self, request: Request) -> Request:
         """Send until a 2xx (or a definite refusal), the same key every time."""
@@ -142,7 +145,7 @@ class Load:
             request.reply = reply.json()
             request.answered_at = time.time()
             return "ok", 0.0
-        if reply.status_code in (503, 409) and "different" not in reply.text:
+        if reply.status_code in request.retry_statuses and "different" not in reply.text:
             return "failed", float(reply.headers.get("Retry-After", "1"))
         if reply.status_code >= 500:
             return "indeterminate", 0.5
@@ -190,6 +193,8 @@ class Load:
         self.started = time.monotonic()
         opened = 0
         while (elapsed := time.monotonic() - self.started) < self.duration:
+            if self.stop_opening.is_set():
+                break
             due = int(elapsed * self.rate) + 1
             while opened < due:
                 case = self._case()
@@ -231,13 +236,15 @@ class Load:
                 mine |= {c.case_id for c in self.cases}
                 url = f"{self.followup}/v1/callbacks/{lease.callback_id}/outcome"
                 body = {"lease_token": lease.token, "outcome": "satisfied", "score": 5}
-                lease.outcome = Request("outcome", lease.token, url, body, REVISIT, lease.case_id)
+                lease.outcome = Request(
+                    "outcome", lease.token, url, body, REVISIT, lease.case_id, retry_statuses=(503,)
+                )
                 await self.send(lease.outcome)
             if callbacks:
                 idle_since = None
             elif stop.is_set():
                 idle_since = idle_since or time.monotonic()
-                if time.monotonic() - idle_since > 15:
+                if time.monotonic() - idle_since > 6:
                     return
             await asyncio.sleep(0.2 if callbacks else 0.5)
 

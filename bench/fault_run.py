@@ -8,13 +8,14 @@ judges what the outside shows.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
-from bench.fault_check import Verdict, check, gather
+from bench.fault_check import Verdict, check, evidence, gather
 from bench.fault_driver import Driver
 from bench.fault_load import Load
 from bench.fault_stack import Stack
@@ -30,7 +31,7 @@ class Options:
     """How hard and how long a run pushes."""
 
     rate: float  # cases opened per second (each brings about three commands)
-    duration: float  # seconds of opening cases
+    duration: float  # seconds of opening cases; 0: until the last fault recovered
     schedule: list[tuple[str, str]]
     interval: float = 10.0  # seconds between faults
     first_fault_after: float = 5.0
@@ -86,7 +87,7 @@ async def run(
             stack.url("intake"),
             stack.url("followup"),
             rate=options.rate,
-            duration=options.duration,
+            duration=options.duration or float("inf"),
         )
         driver = Driver(
             stack, broker, postgres, kafka, options.schedule, options.interval, options.hold
@@ -100,13 +101,17 @@ async def run(
         async def faults() -> None:
             await asyncio.sleep(options.first_fault_after)
             await driver.run()
+            load.stop_opening.set()
 
         faulting = asyncio.create_task(faults())
         await load.run()
         load_seconds = time.monotonic() - load.started
+        print(f"load done after {time.monotonic() - began:.0f} s", flush=True)
         await faulting
+        print(f"faults done after {time.monotonic() - began:.0f} s", flush=True)
         stop.set()
         await asyncio.gather(*agents)
+        print(f"agents done after {time.monotonic() - began:.0f} s", flush=True)
     groups = {
         f"rel-{stack.run_id}": CASE_EVENTS,
         f"rel-followup-{stack.run_id}": CASE_EVENTS,
@@ -119,6 +124,11 @@ async def run(
         if not verdict.pending or time.monotonic() > deadline:
             break
         await asyncio.sleep(2.0)
+    if verdict.suspects:
+        suspects = set(sorted(verdict.suspects)[:5])
+        path = stack.folder / "suspects.json"
+        path.write_text(json.dumps(evidence(outside, suspects), indent=1, default=str))
+        verdict.problems.append(f"the records of {len(suspects)} suspect cases: {path}")
     figures = load.figures()
     return Outcome(
         figures,
