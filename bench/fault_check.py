@@ -307,6 +307,10 @@ def _steps(
         met = _met_at(by_case[step["case_id"]], step["milestone"], step["cycle"])
         if met is not None and met < due:
             verdict.suspects.add(step["case_id"])
+            margin = round(due - met, 2)
+            verdict.figures["false_margin_max_s"] = max(
+                margin, verdict.figures.get("false_margin_max_s", 0.0)
+            )
             verdict.add(
                 "false_escalation",
                 f"{step['milestone']} {step['step']} of {step['case_id']} due {step['due_at']} "

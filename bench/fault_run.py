@@ -60,7 +60,8 @@ class Outcome:
             f"faults {self.faults['faults']}: {self.faults['by_kind']}; slowest recovery "
             f"{self.faults['slowest_recovery_s']} s",
             f"lost {figures['lost']}, duplicated {figures['duplicated']}, false escalations "
-            f"{figures['false_escalations']}, late (> 5 s) {figures.get('late', 0)} of "
+            f"{figures['false_escalations']} (met up to {figures.get('false_margin_max_s', 0)} s "
+            f"before due), late (> 5 s) {figures.get('late', 0)} of "
             f"{figures.get('steps_fired', 0)} steps (max lag {figures.get('fire_lag_max_s', 0)} s)",
             f"leases {figures.get('leases', 0)}, double leases {figures.get('double_lease', 0)}, "
             f"revisits answered {figures.get('revisits_answered', 0)}, notices resent under the "
