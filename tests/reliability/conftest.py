@@ -29,19 +29,19 @@ PARTITIONS = 3
 
 
 @pytest.fixture(scope="package")
-def module_broker() -> Iterator[ScratchBroker]:
+def rel_broker() -> Iterator[ScratchBroker]:
     with scratch_broker(Path(tempfile.mkdtemp(prefix="casegold-rel-broker-"))) as broker:
         yield broker
 
 
 @pytest.fixture(scope="package")
-def module_postgres() -> Iterator[ScratchPostgres]:
+def rel_postgres() -> Iterator[ScratchPostgres]:
     with scratch_postgres() as server:
         yield server
 
 
 @pytest_asyncio.fixture(scope="package", loop_scope="package")
-async def module_receiver() -> AsyncIterator[Receiver]:
+async def rel_receiver() -> AsyncIterator[Receiver]:
     running = await Receiver(secret=WEBHOOK_SECRET).start()
     yield running
     await running.stop()
@@ -49,17 +49,17 @@ async def module_receiver() -> AsyncIterator[Receiver]:
 
 @pytest_asyncio.fixture(scope="package", loop_scope="package")
 async def stack(
-    module_broker: ScratchBroker, module_postgres: ScratchPostgres, module_receiver: Receiver
+    rel_broker: ScratchBroker, rel_postgres: ScratchPostgres, rel_receiver: Receiver
 ) -> AsyncIterator[Stack]:
     """intake, escalation, notifier, follow-up and reporting on the fast policy, started."""
-    kafka = KafkaSettings(bootstrap=module_broker.bootstrap, partitions=PARTITIONS)
+    kafka = KafkaSettings(bootstrap=rel_broker.bootstrap, partitions=PARTITIONS)
     await ensure_topics(kafka.bootstrap, platform_topics(kafka))
     running = Stack(
-        bootstrap=module_broker.bootstrap,
-        dsn=module_postgres.dsn,
+        bootstrap=rel_broker.bootstrap,
+        dsn=rel_postgres.dsn,
         policy_file=FAST_POLICY,
         folder=Path(tempfile.mkdtemp(prefix="casegold-rel-stack-")),
-        receiver_url=module_receiver.url("/hooks"),
+        receiver_url=rel_receiver.url("/hooks"),
         secret=WEBHOOK_SECRET,
         partitions=PARTITIONS,
         run_id=uuid.uuid4().hex[:8],

@@ -29,9 +29,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="package")
 
 
 @pytest_asyncio.fixture(loop_scope="package")
-async def journey(stack: Stack, module_receiver: Receiver) -> AsyncIterator[Journey]:
+async def journey(stack: Stack, rel_receiver: Receiver) -> AsyncIterator[Journey]:
     async with httpx.AsyncClient() as client:
-        yield Journey(stack, module_receiver, client)
+        yield Journey(stack, rel_receiver, client)
 
 
 async def test_broken_promise_unsatisfied_revisit_reopens_escalates_and_closes(

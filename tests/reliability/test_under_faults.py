@@ -31,12 +31,12 @@ SHORT_RUN = [
 @pytest_asyncio.fixture(scope="package", loop_scope="package")
 async def outcome(
     stack: Stack,
-    module_broker: ScratchBroker,
-    module_postgres: ScratchPostgres,
-    module_receiver: Receiver,
+    rel_broker: ScratchBroker,
+    rel_postgres: ScratchPostgres,
+    rel_receiver: Receiver,
 ) -> Outcome:
     options = Options(rate=6.0, duration=45.0, schedule=SHORT_RUN, interval=6.0)
-    result = await run(stack, module_broker, module_postgres, module_receiver, options)
+    result = await run(stack, rel_broker, rel_postgres, rel_receiver, options)
     print("\n".join(result.lines()))
     return result
 
