@@ -1,4 +1,4 @@
-"""The long fault run: `python bench/bench_faults.py [--rate CASES_PER_S] [--cycles N]`.
+"""The long fault run: `python bench/bench_faults.py [--rate CASES_PER_S] [--faults N]`.
 
 All five services on a scratch broker and a scratch PostgreSQL of the run's own (never the shared
 ones), background load of about four requests per case, and the fault driver cycling through
@@ -31,9 +31,9 @@ from tests.support.escalation import FAST_POLICY  # noqa: E402
 from tests.support.receivers import WEBHOOK_SECRET, Receiver  # noqa: E402
 
 
-async def main(rate: float, cycles: int, interval: float) -> int:
+async def main(rate: float, faults: int, interval: float) -> int:
     folder = Path(tempfile.mkdtemp(prefix="casegold-bench-faults-"))
-    schedule = [fault for _ in range(cycles) for fault in ALL_FAULTS]
+    schedule = [ALL_FAULTS[n % len(ALL_FAULTS)] for n in range(faults)]
     with scratch_broker(folder / "broker", heap="768m") as broker, scratch_postgres() as pg:
         kafka = KafkaSettings(bootstrap=broker.bootstrap, partitions=3)
         await ensure_topics(kafka.bootstrap, platform_topics(kafka))
@@ -55,7 +55,7 @@ async def main(rate: float, cycles: int, interval: float) -> int:
         finally:
             await stack.stop()
             await receiver.stop()
-    print(f"fault run: python bench/bench_faults.py --rate {rate} --cycles {cycles}")
+    print(f"fault run: python bench/bench_faults.py --rate {rate} --faults {faults}")
     for line in outcome.lines():
         print("  " + line)
     for problem in [*outcome.verdict.problems[:30], *outcome.verdict.pending[:10]]:
@@ -67,7 +67,7 @@ async def main(rate: float, cycles: int, interval: float) -> int:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=55.0, help="cases opened per second")
-    parser.add_argument("--cycles", type=int, default=2, help="passes over every fault kind")
+    parser.add_argument("--faults", type=int, default=21, help="faults, cycling over the kinds")
     parser.add_argument("--interval", type=float, default=12.0, help="seconds between faults")
     args = parser.parse_args()
-    sys.exit(asyncio.run(main(args.rate, args.cycles, args.interval)))
+    sys.exit(asyncio.run(main(args.rate, args.faults, args.interval)))

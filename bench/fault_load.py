@@ -107,6 +107,7 @@ class Load:
         retry_for: float = 120.0,
         timeout: float = 5.0,
         seed: int = 16,
+        max_in_flight: int = 200,
     ) -> None:
         self.client, self.intake, self.followup = client, intake, followup
         self.rate, self.duration, self.timeout = rate, duration, timeout
@@ -116,6 +117,9 @@ class Load:
         self.leases: list[Lease] = []
         self.tasks: set[asyncio.Task[None]] = set()
         self.started = 0.0
+        # Requests in flight at once: beyond this, httpx's pool spends the event loop's time
+        # managing waiters (the receiver and the driver share that loop), so the rest queue here.
+        self.in_flight = asyncio.Semaphore(max_in_flight)
         self.stop_opening = asyncio.Event()  # set: open no more cases (before the duration)
 
     async def send(self, request: Request) -> Request:
@@ -134,6 +138,10 @@ class Load:
             await asyncio.sleep(pause)
 
     async def _attempt(self, request: Request) -> tuple[str, float]:
+        async with self.in_flight:
+            return await self._post(request)
+
+    async def _post(self, request: Request) -> tuple[str, float]:
         try:
             reply = await self.client.post(
                 request.url, json=request.body, headers=request.headers, timeout=self.timeout

@@ -81,7 +81,7 @@ async def run(
     """Drive the load and the faults against the running stack, then check."""
     began = time.monotonic()
     kafka = KafkaSettings(bootstrap=broker.bootstrap, partitions=stack.partitions)
-    limits = httpx.Limits(max_connections=1000, max_keepalive_connections=200)
+    limits = httpx.Limits(max_connections=250, max_keepalive_connections=250)
     async with httpx.AsyncClient(limits=limits) as client:
         load = Load(
             client,
