@@ -139,7 +139,11 @@ class Load:
 
     async def _attempt(self, request: Request) -> tuple[str, float]:
         async with self.in_flight:
-            return await self._post(request)
+            try:
+                # httpx's own timeouts are per phase; this bounds the whole attempt.
+                return await asyncio.wait_for(self._post(request), self.timeout + 1)
+            except TimeoutError:
+                return "indeterminate", 0.5
 
     async def _post(self, request: Request) -> tuple[str, float]:
         try:
