@@ -104,7 +104,20 @@ async def run(
             await driver.run()
             load.stop_opening.set()
 
+        async def progress() -> None:
+            while True:
+                await asyncio.sleep(30)
+                done = sum(
+                    r.final != "pending" for c in load.cases for r in (c.opened, *c.commands)
+                )
+                print(
+                    f"{time.monotonic() - began:.0f} s: {len(load.cases)} cases, {done} requests "
+                    f"answered, {len(load.tasks)} scripts running",
+                    flush=True,
+                )
+
         faulting = asyncio.create_task(faults())
+        reporter = asyncio.create_task(progress())
         await load.run()
         load_seconds = time.monotonic() - load.started
         print(f"load done after {time.monotonic() - began:.0f} s", flush=True)
@@ -112,6 +125,7 @@ async def run(
         print(f"faults done after {time.monotonic() - began:.0f} s", flush=True)
         stop.set()
         await asyncio.gather(*agents)
+        reporter.cancel()
         print(f"agents done after {time.monotonic() - began:.0f} s", flush=True)
     groups = {
         f"rel-{stack.run_id}": CASE_EVENTS,
