@@ -15,6 +15,7 @@ import pytest_asyncio
 from bench.fault_stack import Stack
 from tests.reliability.journeys import (
     Journey,
+    customer,
     delivered_to,
     metric,
     notice_key,
@@ -40,7 +41,9 @@ async def test_broken_promise_unsatisfied_revisit_reopens_escalates_and_closes(
     escalated = await journey.metrics("escalation")
     revisits = await journey.metrics("followup")
     # The IVR posts: open, first response running.
-    reply = await journey.open(case_body(external_ref="call-journey-1", priority="P3"))
+    reply = await journey.open(
+        case_body(external_ref="call-journey-1", priority="P3", customer=customer())
+    )
     assert reply["priority"] == "P3"
     view = await journey.until(lambda v: v["status"] == "open", "the case projected")
     clocks = {c["milestone"]: c for c in view["clocks"]}
@@ -123,7 +126,9 @@ async def test_broken_promise_unsatisfied_revisit_reopens_escalates_and_closes(
 async def test_sensitive_mention_goes_to_tier_2_and_pr_legal_at_once(journey: Journey) -> None:
     before = await journey.metrics("escalation")
     text = "Third visit and still broken. My lawyer and a journalist will hear of it."
-    reply = await journey.open(mention_body(text=text), endpoint="/v1/mentions")
+    reply = await journey.open(
+        mention_body(text=text, customer=customer()), endpoint="/v1/mentions"
+    )
     assert reply["sensitive"] is True, reply
     view = await journey.until(
         lambda v: {("tier_2", "department_manager"), ("tier_2", "pr_legal")} <= delivered_to(v),
@@ -156,7 +161,9 @@ async def test_dealer_journey_runs_the_dealer_clocks_beside_the_centres_own(
 ) -> None:
     before = await journey.metrics("escalation")
     dealer = "D-REL-001"
-    body = case_body(external_ref="call-dealer-1", dealer_id=dealer, category="delivery")
+    body = case_body(
+        external_ref="call-dealer-1", dealer_id=dealer, category="delivery", customer=customer()
+    )
     await journey.open(body)
     await journey.do({"command": "acknowledge"})
     await journey.do({"command": "hand_to_dealer", "dealer_id": dealer})
@@ -201,7 +208,9 @@ async def test_the_dealer_report_shows_the_dealers_case_and_its_compliance(
     journey: Journey,
 ) -> None:
     dealer = "D-REL-002"
-    await journey.open(case_body(external_ref="call-dealer-2", dealer_id=dealer))
+    await journey.open(
+        case_body(external_ref="call-dealer-2", dealer_id=dealer, customer=customer())
+    )
     await journey.do({"command": "hand_to_dealer", "dealer_id": dealer})
     await journey.do({"command": "dealer_responded"})
     await journey.until(lambda v: v["dealer_id"] == dealer, "the dealer case projected")
