@@ -100,9 +100,11 @@ async def run(
         ]
 
         async def faults() -> None:
-            await asyncio.sleep(options.first_fault_after)
-            await driver.run()
-            load.stop_opening.set()
+            try:
+                await asyncio.sleep(options.first_fault_after)
+                await driver.run()
+            finally:  # a driver that failed must not leave the load opening cases for ever
+                load.stop_opening.set()
 
         async def progress() -> None:
             while True:

@@ -48,6 +48,7 @@ def explain(outcome: Outcome, problems: list[str]) -> str:
 @pytest.mark.timeout(600)
 async def test_the_run_injected_six_faults_under_load(outcome: Outcome) -> None:
     assert outcome.faults["faults"] == len(SHORT_RUN), explain(outcome, [])
+    assert outcome.faults["unrecovered"] == 0, explain(outcome, [])
     assert outcome.load["cases"] > 100
     assert outcome.verdict.figures["steps_fired"] > 0  # the neglected cases climbed their ladder
 
