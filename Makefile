@@ -6,7 +6,7 @@ UV_VERSION := 0.13.9
 UV := .uv/bin/uv
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/.venv
 
-.PHONY: help venv up down status test lint unit bench demo notices clean
+.PHONY: help venv up down status test lint unit faults bench demo notices clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -38,6 +38,9 @@ test: venv ## the whole suite: lint, unit, integration against real Kafka and Po
 
 unit: venv ## only the tests that need no server (fast)
 	.venv/bin/pytest -m "not integration" -q
+
+faults: venv ## the short fault run under load (tests/reliability/test_under_faults.py; a few minutes)
+	@deploy/stack.sh faults
 
 bench: venv ## the benchmarks of SPEC §8, each printing its figures
 	@deploy/stack.sh bench

@@ -200,10 +200,6 @@ async def test_dealer_journey_runs_the_dealer_clocks_beside_the_centres_own(
     assert audiences == {"dealer_management"}, summary(view)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="reporting serves no GET /v1/reports/dealers yet (SPEC section 5): 404 Not Found",
-)
 async def test_the_dealer_report_shows_the_dealers_case_and_its_compliance(
     journey: Journey,
 ) -> None:
