@@ -72,6 +72,12 @@ TIMERS_HELD = Gauge(
     "Due cases whose tick waits for case events their partition has not read yet.",
     registry=REGISTRY,
 )
+CONSUMER_LAG = Gauge(
+    "casegold_consumer_lag",
+    "Records on an assigned partition of a topic the worker reads, not yet processed.",
+    ["topic", "partition"],
+    registry=REGISTRY,
+)
 RECOVERING = Gauge(
     "casegold_escalation_recovery_in_progress",
     "1 while tables recover or the due index is rebuilt, else 0.",

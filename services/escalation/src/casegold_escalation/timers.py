@@ -14,6 +14,7 @@ from faust.types import TP
 
 from casegold_escalation import metrics
 from casegold_escalation.app import Worker
+from casegold_escalation.consumer_lag import faust_lags
 from casegold_escalation.lag import split_due, unread_bounds
 from casegold_escalation.processor import Message
 from casegold_escalation.records import Tick, next_check_of
@@ -25,9 +26,13 @@ log = structlog.get_logger("casegold.escalation")
 async def timer_loop(worker: Worker) -> None:
     """Turn due index entries into ticks, in bounded batches, until the worker stops."""
     interval = worker.settings.tick_interval
+    lag_refreshed = 0.0
     while not worker.app.should_stop:
         try:
             await tick_once(worker)
+            if time.monotonic() - lag_refreshed >= worker.settings.lag_interval:
+                lag_refreshed = time.monotonic()
+                refresh_lag(worker)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -71,6 +76,18 @@ async def tick_once(worker: Worker) -> int:
     metrics.TIMERS_PENDING.set(worker.index.ticked + len(held))
     metrics.OPEN_CASES.set(len(worker.index))
     return sent
+
+
+def refresh_lag(worker: Worker) -> None:
+    """Set casegold_consumer_lag for the partitions of the topics the agents read."""
+    settings = worker.settings
+    sources = {settings.case_events_topic, settings.ticks_topic, settings.customers_topic}
+    assigned = {tp for tp in worker.app.assignor.assigned_actives() if tp.topic in sources}
+    processed = {
+        (settings.case_events_topic, partition): done.offset + 1
+        for partition, done in worker.progress.items()
+    }
+    worker.lag.update(faust_lags(worker.app.consumer, assigned, processed))
 
 
 def unread_bounds_of(worker: Worker, partitions: set[int]) -> dict[int, int | None]:
