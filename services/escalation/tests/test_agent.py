@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 from uuid import UUID, uuid4
 
@@ -33,6 +33,10 @@ class CapturedSends:
 
     async def __call__(self, messages: Sequence[Message], wait_all: bool = False) -> None:
         self.sent.extend(messages)
+
+    async def pipelined(self, messages: Sequence[Message]) -> Awaitable[None] | None:
+        self.sent.extend(messages)
+        return None  # acknowledged at once
 
 
 class NothingSentBefore:
@@ -100,11 +104,12 @@ async def test_an_agent_failing_on_every_message_makes_the_worker_unready(
 ) -> None:
     escalation_worker, _ = worker
 
-    async def broken(messages: Sequence[Message], wait_all: bool = False) -> None:
-        raise RuntimeError("changelog topic has 0 partitions")
+    class Broken(CapturedSends):
+        async def __call__(self, messages: Sequence[Message], wait_all: bool = False) -> None:
+            raise RuntimeError("changelog topic has 0 partitions")
 
     good = escalation_worker.send
-    escalation_worker.send = broken
+    escalation_worker.send = Broken()
     agent = escalation_worker.app.agents["customers"]
     phone = "+8613900000000"
     async with agent.test_context() as context:
@@ -179,12 +184,21 @@ async def test_a_send_the_broker_does_not_acknowledge_is_retried_not_skipped(
     captured = escalation_worker.send
     failures = [KafkaTimeoutError(), KafkaTimeoutError()]
 
-    async def flaky(messages: Sequence[Message], wait_all: bool = False) -> None:
-        if failures:
-            raise failures.pop()
-        await captured(messages, wait_all)
+    class Flaky(CapturedSends):
+        """Sends whose acknowledgement fails twice (the producer timing out), then arrives."""
 
-    escalation_worker.send = flaky
+        async def pipelined(self, messages: Sequence[Message]) -> Awaitable[None] | None:
+            if failures:
+                error = failures.pop()
+
+                async def unacknowledged() -> None:
+                    raise error
+
+                return unacknowledged()
+            await captured.pipelined(messages)
+            return None
+
+    escalation_worker.send = Flaky()
     case_id = uuid4()
     opened = make_case_opened(case_id=case_id, at=DEFAULT_TIME, sensitive=True)
     skipped = sample("casegold_escalation_failures_total", stage="cases")
@@ -248,3 +262,43 @@ async def test_steps_whose_notices_the_resend_guard_skips_are_not_counted_again(
     assert escalations(sent) == []
     assert sample("casegold_escalation_resend_skipped_total") == skipped + 2
     assert sample("casegold_escalations_total", **labels) == before
+
+
+async def test_the_next_record_does_not_wait_for_a_notice_ack_and_the_state_waits_for_it(
+    worker: tuple[Worker, list[Message]],
+) -> None:
+    escalation_worker, sent = worker
+    acks: list[asyncio.Future[None]] = []
+
+    class SlowAcks(CapturedSends):
+        """Notices the broker acknowledges only when the test says so."""
+
+        async def pipelined(self, messages: Sequence[Message]) -> Awaitable[None] | None:
+            sent.extend(messages)
+            if not any(m.notice_id for m in messages):
+                return None
+            acks.append(asyncio.get_running_loop().create_future())
+            return acks[-1]
+
+    escalation_worker.send = SlowAcks()
+    loud, quiet = uuid4(), uuid4()
+    loud_key, quiet_key = str(loud).encode(), str(quiet).encode()
+    agent = escalation_worker.app.agents["cases"]
+    async with agent.test_context() as context:
+        # A sensitive case escalates at once: its state waits for the notices' ack.
+        opened = make_case_opened(case_id=loud, at=DEFAULT_TIME, sensitive=True)
+        await context.put(dump(opened), key=loud_key)
+        assert len(acks) == 1 and escalation_worker.cases.get(loud_key) is None
+        # The next records are applied meanwhile: another case is stored at once, and a later
+        # event of the waiting case reads its pending state and queues behind it.
+        await context.put(dump(make_case_opened(case_id=quiet, at=DEFAULT_TIME)), key=quiet_key)
+        assert escalation_worker.cases.get(quiet_key) is not None
+        ack = make_event("case_acknowledged", case_id=loud, at=DEFAULT_TIME)
+        await context.put(dump(ack), key=loud_key)
+        assert escalation_worker.cases.get(loud_key) is None
+        assert escalation_worker.pipeline.has(loud_key)
+        acks[0].set_result(None)
+        await until(lambda: not escalation_worker.pipeline.has(loud_key))
+    stored = escalation_worker.cases.get(loud_key)
+    assert stored is not None and b"case_acknowledged" in stored, "the newest state, in order"
+    assert len([e for e in escalations(sent) if e.payload.step == "tier_2"]) == 2

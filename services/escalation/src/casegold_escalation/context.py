@@ -42,6 +42,10 @@ class CaseContext:
     # What the complaint is about, kept apart from the bounded timeline: a case with more
     # than RECENT_EVENTS events still says it in every notice.
     summary: str | None = None
+    # The instant the retention of a closed case counts from (None while it is not closed),
+    # and the customer to tell when the case is forgotten.
+    closed_us: int | None = None
+    customer_key: str | None = None
 
     def already_applied(self, offset: int | None) -> bool:
         """Whether the event at that offset was applied before (a redelivery)."""
@@ -53,6 +57,7 @@ class CaseContext:
         if isinstance(event, CaseOpened):
             summary = event.payload.summary
             self.summary = summary[:SUMMARY_CHARS] if summary else None
+            self.customer_key = event.payload.customer_key or None
         elif isinstance(event, NoteAdded):
             summary = event.payload.text
         entry = {
@@ -117,6 +122,8 @@ class CaseContext:
             "prior": self.prior,
             "offset": self.applied_offset,
             "summary": self.summary,
+            "closed_us": self.closed_us,
+            "customer": self.customer_key,
         }
 
     @classmethod
@@ -132,4 +139,6 @@ class CaseContext:
             or next(
                 (e["summary"] for e in data.get("recent", []) if e["type"] == "case_opened"), None
             ),
+            data.get("closed_us"),
+            data.get("customer"),
         )

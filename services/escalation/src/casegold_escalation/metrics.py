@@ -89,6 +89,17 @@ INDEX_REBUILD = Histogram(
     buckets=(0.01, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 120),
     registry=REGISTRY,
 )
+WRITES_PENDING = Gauge(
+    "casegold_escalation_writes_pending",
+    "Case writes waiting for the acknowledgement of the notices sent before them.",
+    registry=REGISTRY,
+)
+FORGOTTEN = Counter(
+    "casegold_escalation_forgotten_total",
+    "Records deleted past the closed-case retention: table case or customer.",
+    ["table"],
+    registry=REGISTRY,
+)
 RESEND_SKIPPED = Counter(
     "casegold_escalation_resend_skipped_total",
     "Notices not sent again because a previous owner of the partition had already sent them.",

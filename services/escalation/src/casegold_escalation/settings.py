@@ -41,6 +41,12 @@ class EscalationSettings(BaseSettings):
         le=3600,
         description="seconds a message is retried while a dependency fails before the worker stops",
     )
+    closed_retention_days: float = Field(
+        30.0,
+        gt=0,
+        le=3650,
+        description="days a closed case is kept for a reopen, after its last event (0090)",
+    )
     lag_interval: float = Field(
         5.0, gt=0, le=300, description="seconds between casegold_consumer_lag refreshes"
     )
