@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
 from aiokafka.errors import KafkaTimeoutError
+from faust.types import TP
 
 from casegold_contracts import ESCALATIONS, EscalationRaised, dump, parse
 from casegold_contracts.builders import DEFAULT_TIME, make_case_opened, make_event
@@ -18,7 +21,7 @@ from casegold_escalation.app import Worker
 from casegold_escalation.processor import Message
 from casegold_escalation.records import CustomerCase, Tick
 from casegold_escalation.settings import EscalationSettings
-from casegold_escalation.timers import tick_messages
+from casegold_escalation.timers import tick_messages, tick_once
 from casegold_escalation.wiring import build_worker
 from casegold_platform.settings import KafkaSettings
 from casegold_sla import load_policy
@@ -55,13 +58,14 @@ class NothingSentBefore:
         return None
 
 
-@pytest.fixture
-async def worker(tmp_path: Path) -> AsyncIterator[tuple[Worker, list[Message]]]:
-    policy_path = Path(repo_root(), "deploy", "policy", "fast.yaml")
+def make_worker(
+    tmp_path: Path, policy_file: str, clock_now: list[datetime]
+) -> tuple[Worker, list[Message]]:
+    """A worker on in-memory tables whose clock reads clock_now[0], sends captured."""
+    policy_path = Path(repo_root(), "deploy", "policy", policy_file)
     settings = EscalationSettings(app_id=f"agent-test-{uuid4().hex[:8]}", data_dir=tmp_path)
     kafka = KafkaSettings()
     store = PolicyStore(kafka, settings.policies_topic, load_policy(policy_path), "")
-    clock_now = [DEFAULT_TIME]
     worker = build_worker(settings, kafka, store, clock=lambda: clock_now[0])
     app = worker.app
     app.loop = asyncio.get_running_loop()
@@ -71,7 +75,29 @@ async def worker(tmp_path: Path) -> AsyncIterator[tuple[Worker, list[Message]]]:
     sends = CapturedSends()
     worker.send = sends
     worker.recent = NothingSentBefore()
-    yield worker, sends.sent
+    return worker, sends.sent
+
+
+@pytest.fixture
+async def worker(tmp_path: Path) -> AsyncIterator[tuple[Worker, list[Message]]]:
+    yield make_worker(tmp_path, "fast.yaml", [DEFAULT_TIME])
+
+
+async def put_tick(context: Any, worker: Worker, case_id: UUID) -> None:
+    """Hand the agent a tick for the case, as if read from the ticks topic."""
+    original = context.to_message
+
+    def on_ticks_topic(*args: Any, **kwargs: Any) -> Any:
+        message = original(*args, **kwargs)
+        message.topic = worker.settings.ticks_topic
+        message.tp = TP(message.topic, message.partition)
+        return message
+
+    context.to_message = on_ticks_topic
+    try:
+        await context.put(Tick(case_id, 0).encode(), key=str(case_id).encode())
+    finally:
+        context.to_message = original
 
 
 def escalations(sent: list[Message]) -> list[EscalationRaised]:
@@ -302,3 +328,73 @@ async def test_the_next_record_does_not_wait_for_a_notice_ack_and_the_state_wait
     stored = escalation_worker.cases.get(loud_key)
     assert stored is not None and b"case_acknowledged" in stored, "the newest state, in order"
     assert len([e for e in escalations(sent) if e.payload.step == "tier_2"]) == 2
+
+
+async def test_breaches_are_counted_at_the_target_in_and_out_of_special_periods(
+    tmp_path: Path,
+) -> None:
+    # The production policy: P2 first response 4 h; in the 3.15 period 2 h, tier 1 at 90 min.
+    special = datetime.fromisoformat("2025-03-15T10:00:00+08:00")
+    clock = [DEFAULT_TIME]
+    escalation_worker, sent = make_worker(tmp_path, "default.yaml", clock)
+    cases = {"ordinary": (uuid4(), DEFAULT_TIME, 4), "special": (uuid4(), special, 2)}
+    labels = {"milestone": "first_response", "priority": "P2"}
+    before = sample("casegold_sla_breaches_total", **labels)
+    agent = escalation_worker.app.agents["cases"]
+    async with agent.test_context() as context:
+        for case_id, opened_at, _ in cases.values():
+            opening = make_case_opened(case_id=case_id, at=opened_at, priority="P2")
+            await context.put(dump(opening), key=str(case_id).encode())
+        counted = []
+        for case_id, opened_at, breach_hours in cases.values():
+            for minutes in (89, 91, breach_hours * 60 - 1, breach_hours * 60):
+                clock[0] = opened_at + timedelta(minutes=minutes)
+                await put_tick(context, escalation_worker, case_id)
+                counted.append(sample("casegold_sla_breaches_total", **labels) - before)
+    # Each case breaches once, at its target, not at its (special) tier 1 at 90 min.
+    assert counted == [0, 0, 0, 1, 1, 1, 1, 2]
+    special_steps = [e.payload.step for e in escalations(sent) if e.case_id == cases["special"][0]]
+    assert special_steps[0] == "tier_1" and "warning" not in special_steps
+
+
+async def test_fire_lag_is_observed_per_step_sent_as_the_clock_minus_due(
+    worker: tuple[Worker, list[Message]],
+) -> None:
+    escalation_worker, _ = worker
+    case_id = uuid4()
+    before = sample("casegold_escalation_fire_lag_seconds_count")
+    quick = sample("casegold_escalation_fire_lag_seconds_bucket", le="0.25")
+    half = sample("casegold_escalation_fire_lag_seconds_bucket", le="0.5")
+    agent = escalation_worker.app.agents["cases"]
+    async with agent.test_context() as context:
+        opening = make_case_opened(case_id=case_id, at=DEFAULT_TIME, priority="P1")
+        await context.put(dump(opening), key=str(case_id).encode())
+        # P1's warning is due 3 s in on the fast policy; the tick is applied 0.5 s after that.
+        escalation_worker.clock = lambda: DEFAULT_TIME + timedelta(seconds=3.5)
+        await put_tick(context, escalation_worker, case_id)
+    assert sample("casegold_escalation_fire_lag_seconds_count") == before + 1
+    # 0.5 s late: in the 0.5 bucket, not in the 0.25 one.
+    assert sample("casegold_escalation_fire_lag_seconds_bucket", le="0.25") == quick
+    assert sample("casegold_escalation_fire_lag_seconds_bucket", le="0.5") == half + 1
+
+
+async def test_timers_pending_is_the_due_cases_not_yet_applied(
+    worker: tuple[Worker, list[Message]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    escalation_worker, sent = worker
+    escalation_worker.settings = escalation_worker.settings.model_copy(
+        update={"wait_for_unread": False}
+    )
+    monkeypatch.setattr(escalation_worker, "assigned_partitions", lambda: {0})
+    escalation_worker.indexed_partitions = {0}
+    due, later = [str(uuid4()).encode() for _ in range(3)], str(uuid4()).encode()
+    for key in due:
+        escalation_worker.index.schedule(0, key, 1)
+    escalation_worker.index.schedule(0, later, 2**62)
+    assert await tick_once(escalation_worker) == 3
+    assert sample("casegold_escalation_timers_pending") == 3
+    # The agent applies one tick (it reschedules the case): two remain pending, not re-sent.
+    escalation_worker.index.schedule(0, due[0], 2**62)
+    assert await tick_once(escalation_worker) == 0
+    assert sample("casegold_escalation_timers_pending") == 2
+    assert len([m for m in sent if m.topic == escalation_worker.settings.ticks_topic]) == 3

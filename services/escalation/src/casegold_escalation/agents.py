@@ -171,6 +171,8 @@ async def commit(
         metrics.FIRE_LAG.observe(max(0.0, (fired_at - escalation.due_at).total_seconds()))
         if escalation.breached is not None:
             metrics.BREACHES.labels(escalation.breached, update.priority or "unknown").inc()
+    for milestone in update.breaches:
+        metrics.BREACHES.labels(milestone, update.priority or "unknown").inc()
     worker.index.schedule(partition, key, update.next_check_us)
 
 

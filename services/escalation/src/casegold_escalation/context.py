@@ -27,6 +27,7 @@ RECENT_EVENTS = 5
 PRIOR_ESCALATIONS = 10
 PROMISES = 10
 SUMMARY_CHARS = 200
+BREACHES = 20
 
 
 @dataclass(slots=True)
@@ -46,6 +47,8 @@ class CaseContext:
     # and the customer to tell when the case is forgotten.
     closed_us: int | None = None
     customer_key: str | None = None
+    # "milestone#cycle" of the breaches counted without a ladder step (special periods).
+    breached: list[str] = field(default_factory=list)
 
     def already_applied(self, offset: int | None) -> bool:
         """Whether the event at that offset was applied before (a redelivery)."""
@@ -103,6 +106,17 @@ class CaseContext:
             )
         self.prior = self.prior[-PRIOR_ESCALATIONS:]
 
+    def new_breaches(self, reached: tuple[tuple[str, int], ...]) -> tuple[str, ...]:
+        """The milestones among `reached` not counted before (remembered from now on)."""
+        fresh = []
+        for name, cycle in reached:
+            mark = f"{name}#{cycle}"
+            if mark not in self.breached:
+                self.breached.append(mark)
+                fresh.append(name.split(":", 1)[0])
+        self.breached = self.breached[-BREACHES:]
+        return tuple(fresh)
+
     def timeline(self) -> tuple[TimelineEntry, ...]:
         return tuple(TimelineEntry.model_validate(item) for item in self.recent)
 
@@ -124,6 +138,7 @@ class CaseContext:
             "summary": self.summary,
             "closed_us": self.closed_us,
             "customer": self.customer_key,
+            "breached": self.breached,
         }
 
     @classmethod
@@ -141,4 +156,5 @@ class CaseContext:
             ),
             data.get("closed_us"),
             data.get("customer"),
+            list(data.get("breached", [])),
         )

@@ -44,6 +44,7 @@ from casegold_sla import (
     evolve,
     to_us,
 )
+from casegold_sla.breaches import next_unmarked_breach, unmarked_breaches
 from casegold_sla.redact import mask_phones
 from casegold_sla.retention import closed_since, expired, forget_at, next_look
 
@@ -95,6 +96,8 @@ class CaseUpdate:
     priority: str | None = None
     # Past its retention: delete the record (a changelog tombstone) and its index entry.
     forgotten: bool = False
+    # Milestones whose clock reached its target with no ladder step there (special periods).
+    breaches: tuple[str, ...] = ()
 
 
 class CaseProcessor:
@@ -121,6 +124,8 @@ class CaseProcessor:
             update = CaseUpdate(stored, next_check_of(stored))
             update.messages.extend(self._forward(event))
             return update
+        # A clock met by this event may have breached before it, with no step to tell.
+        before = () if state is None else unmarked_breaches(state, to_us(event.occurred_at))
         result = evolve(state, event, self.registry.current)
         if isinstance(result, Rejection):
             # A refusal changes nothing: the stored record and its next check stay as they
@@ -135,7 +140,7 @@ class CaseProcessor:
         context.closed_us = closed_since(result, context.closed_us, to_us(event.occurred_at))
         if offset is not None:
             context.applied_offset = max(context.applied_offset, offset)
-        update = self._decide(result, context, now)
+        update = self._decide(result, context, now, before)
         update.opened = state is None
         # A redelivered case_opened (`result is state`) forwards again: the forward of the first
         # delivery may have been lost with the crash that caused the redelivery, and the
@@ -173,13 +178,22 @@ class CaseProcessor:
     def _load(self, stored: bytes) -> tuple[CaseState, CaseContext]:
         return decode_case(stored, self.registry)
 
-    def _decide(self, state: CaseState, context: CaseContext, now: datetime) -> CaseUpdate:
+    def _decide(
+        self,
+        state: CaseState,
+        context: CaseContext,
+        now: datetime,
+        breached: tuple[tuple[str, int], ...] = (),
+    ) -> CaseUpdate:
         decision = decide(state, now)
+        now_us = to_us(now)
+        breaches = context.new_breaches((*breached, *unmarked_breaches(decision.state, now_us)))
         # Notices show the history before this decision; then the fired steps join it.
         messages = _escalation_messages(decision, context, now, self.topics.escalations)
         context.record_escalations(decision.escalations, now.isoformat())
         forget = forget_at(decision.state, context.closed_us, self.retention_us)
         next_check = next_look(decision.next_check_us, forget)
+        next_check = next_look(next_check, next_unmarked_breach(decision.state, now_us))
         return CaseUpdate(
             encode_case(decision.state, context, next_check),
             next_check,
@@ -187,6 +201,7 @@ class CaseProcessor:
             escalations=decision.escalations,
             closed=decision.state.status == "closed",
             priority=decision.state.priority,
+            breaches=breaches,
         )
 
 
