@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -12,12 +13,14 @@ from uuid import UUID, uuid4
 import pytest
 from aiokafka.errors import KafkaTimeoutError
 from faust.types import TP
+from structlog.testing import capture_logs
 
 from casegold_contracts import ESCALATIONS, EscalationRaised, dump, parse
 from casegold_contracts.builders import DEFAULT_TIME, make_case_opened, make_event
 from casegold_escalation import metrics
 from casegold_escalation.adapters.policies import PolicyStore
 from casegold_escalation.app import Worker
+from casegold_escalation.guard import guarded
 from casegold_escalation.processor import Message
 from casegold_escalation.records import CustomerCase, Tick
 from casegold_escalation.settings import EscalationSettings
@@ -398,3 +401,41 @@ async def test_timers_pending_is_the_due_cases_not_yet_applied(
     assert await tick_once(escalation_worker) == 0
     assert sample("casegold_escalation_timers_pending") == 2
     assert len([m for m in sent if m.topic == escalation_worker.settings.ticks_topic]) == 3
+
+
+PHONE, MASKED = "+8613912345678", "+*********5678"
+
+
+async def test_an_undecodable_event_is_logged_with_phones_masked(
+    worker: tuple[Worker, list[Message]],
+) -> None:
+    escalation_worker, _ = worker
+    agent = escalation_worker.app.agents["cases"]
+    unknown = json.dumps({"type": f"call {PHONE}", "schema_version": 1}).encode()
+    with capture_logs() as logs:
+        async with agent.test_context() as context:
+            await context.put(unknown, key=str(uuid4()).encode())
+    [entry] = [e for e in logs if e["event"] == "undecodable case event"]
+    assert PHONE not in str(entry) and MASKED in entry["detail"]
+
+
+async def test_poison_and_retried_messages_are_logged_with_phones_masked(
+    worker: tuple[Worker, list[Message]],
+) -> None:
+    escalation_worker, _ = worker
+    attempts: list[int] = []
+
+    async def poison() -> None:
+        raise ValueError(f"1 validation error: input_value='{PHONE}'")
+
+    async def flaky() -> None:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise ConnectionError(f"lookup of {PHONE} timed out")
+
+    with capture_logs() as logs:
+        await guarded(escalation_worker, "cases", poison, offset=1)
+        await guarded(escalation_worker, "cases", flaky, offset=2)
+    logged = [e for e in logs if e["event"] in ("poison message skipped", "retrying message")]
+    assert [e["event"] for e in logged] == ["poison message skipped", "retrying message"]
+    assert all(PHONE not in str(e) and MASKED in e["error"] for e in logged), logged

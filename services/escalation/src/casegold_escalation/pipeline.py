@@ -29,6 +29,7 @@ import structlog
 
 from casegold_escalation import metrics
 from casegold_escalation.processor import Message
+from casegold_sla.redact import mask_phones
 
 log = structlog.get_logger("casegold.escalation")
 
@@ -148,7 +149,7 @@ class WritePipeline:
                     log.critical("notices unacknowledged past the retry budget")
                     await self.worker.app.crash(error)
                     raise
-                log.warning("resending notices", error=repr(error))
+                log.warning("resending notices", error=mask_phones(repr(error)))
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, MAX_DELAY)
                 try:

@@ -19,6 +19,7 @@ from casegold_escalation.lag import split_due, unread_bounds
 from casegold_escalation.processor import Message
 from casegold_escalation.records import Tick, next_check_of
 from casegold_sla import to_us
+from casegold_sla.redact import mask_phones
 
 log = structlog.get_logger("casegold.escalation")
 
@@ -35,9 +36,9 @@ async def timer_loop(worker: Worker) -> None:
                 refresh_lag(worker)
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception as error:
             metrics.FAILURES.labels("timer").inc()
-            log.exception("timer loop failed")
+            log.error("timer loop failed", error=mask_phones(f"{type(error).__name__}: {error}"))
         await asyncio.sleep(interval)
 
 

@@ -106,9 +106,14 @@ class EscalationConsumer:
         while True:
             try:
                 inserted = await self._record_isolating(planned)
-            except Exception:  # PostgreSQL away: keep the batch, retry, commit nothing meanwhile
+            except Exception as error:  # PostgreSQL away: keep the batch, retry, commit nothing
                 metrics.RECORD_FAILURES.inc()
-                log.exception("record_failed", deliveries=len(planned))
+                # No traceback: a database error may quote the values of the batch.
+                log.error(
+                    "record_failed",
+                    deliveries=len(planned),
+                    error=mask_phones(f"{type(error).__name__}: {error}"[:500]),
+                )
                 try:
                     await asyncio.wait_for(stopping.wait(), delay)
                     return False
