@@ -101,6 +101,9 @@ class Worker:
     # Consecutive failed messages per agent: an agent that fails on every message (a missing
     # changelog, a broken dependency) makes the worker unready instead of silently skipping.
     failing: dict[str, int] = field(default_factory=dict)
+    # Due steps held behind unread events, as last counted (monotonic time of the count).
+    held: int = 0
+    held_counted: float = float("-inf")
     # The cases agent's ordered writes (set when the agent starts; see pipeline.py).
     pipeline: Any = None
     lag: LagGauge = field(default_factory=lambda: LagGauge(metrics.CONSUMER_LAG))

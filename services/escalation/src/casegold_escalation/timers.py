@@ -15,13 +15,15 @@ from faust.types import TP
 from casegold_escalation import metrics
 from casegold_escalation.app import Worker
 from casegold_escalation.consumer_lag import faust_lags
-from casegold_escalation.lag import split_due, unread_bounds
+from casegold_escalation.lag import unread_bounds
 from casegold_escalation.processor import Message
 from casegold_escalation.records import Tick, next_check_of
 from casegold_sla import to_us
 from casegold_sla.redact import mask_phones
 
 log = structlog.get_logger("casegold.escalation")
+
+HELD_COUNT_INTERVAL = 1.0
 
 
 async def timer_loop(worker: Worker) -> None:
@@ -55,26 +57,25 @@ async def tick_once(worker: Worker) -> int:
     settings = worker.settings
     now_us = to_us(worker.clock())
     retry = int(settings.tick_retry * 1_000_000)
+    # Due steps of a partition with unread case events wait in the index (decision 0033).
+    bounds = unread_bounds_of(worker, worker.index.partitions()) if settings.wait_for_unread else {}
     sent = 0
-    held: list[tuple[int, bytes, int]] = []
     while True:
-        due = worker.index.pop_due(now_us, settings.tick_batch, retry)
+        due = worker.index.pop_due(now_us, settings.tick_batch, retry, bounds)
         if not due:
             break
-        if settings.wait_for_unread:
-            due, waiting = split_due(due, unread_bounds_of(worker, {p for p, _, _ in due}))
-            held += waiting
         await worker.send(tick_messages(worker, due))
         sent += len(due)
         metrics.TICKS.inc(len(due))
         await asyncio.sleep(0)  # let the agents run between batches
-    for partition, key, due_us in held:
-        # Due again at its own instant, unless the agent rescheduled the case meanwhile.
-        if worker.index.due_of(key) == now_us + retry:
-            worker.index.schedule(partition, key, due_us)
-    metrics.TIMERS_HELD.set(len(held))
+    if time.monotonic() - worker.held_counted >= HELD_COUNT_INTERVAL:
+        # Counting walks every held entry: once a second is plenty for a gauge.
+        worker.held_counted = time.monotonic()
+        worker.held = worker.index.held(now_us, bounds) if bounds else 0
+    held = worker.held
+    metrics.TIMERS_HELD.set(held)
     # Due and not yet applied: ticks on their way, and steps held behind unread events.
-    metrics.TIMERS_PENDING.set(worker.index.ticked + len(held))
+    metrics.TIMERS_PENDING.set(worker.index.ticked + held)
     metrics.OPEN_CASES.set(len(worker.index))
     return sent
 
