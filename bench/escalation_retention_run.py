@@ -10,6 +10,7 @@ import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from uuid import UUID
 
 from bench.escalation_harness import (
     ROOT,
@@ -21,13 +22,13 @@ from bench.escalation_harness import (
     now_us,
 )
 from bench.escalation_workload import SEEDED_CASE, DuePlan, Workload
-from casegold_contracts import Undecodable, parse
+from casegold_contracts.builders import make_event
 from casegold_escalation.settings import EscalationSettings
 from casegold_escalation.wiring import internal_topics
 from casegold_platform.kafka import TopicSpec, ensure_topics
 from casegold_platform.settings import KafkaSettings
 from casegold_platform.topics import platform_topics
-from casegold_sla import load_policy_text
+from casegold_sla import from_us, load_policy_text
 from tests.support.escalation import skip_history
 
 CLOSED_CASE = 7  # id kind of the closed cases
@@ -93,16 +94,14 @@ class Retention:
         processor = self.workload.processor
         opened_us = now_us() - 32 * DAY_US
         closed_us = now_us() - 31 * DAY_US
-        plan = DuePlan(opened_us + 10**9, 1.0, 10**9)
-        for n, case in enumerate(self.workload.seed(CLOSED_CASE, plan, 0, self.closed)):
+        offset = self.workload.first_step_offset(opened_us)
+        plan = DuePlan(opened_us + offset, 1_000_000.0, offset)  # opened 1 µs apart
+        for case in self.workload.seed(CLOSED_CASE, plan, 0, self.closed):
             record = case.record
             key = case.partition_key.decode()
             for step, name in enumerate(("case_acknowledged", "case_resolved", "case_closed")):
                 at = opened_us + 1 if step == 0 else closed_us
-                _, value = self.workload.command(name, key, n * 3 + step, at)
-                event = parse(value)
-                if isinstance(event, Undecodable):
-                    raise BenchError(f"template does not parse: {event}")
+                event = make_event(name, case_id=UUID(key), at=from_us(at))
                 update = processor.on_event(record, event, event.occurred_at, step + 1)
                 assert update.stored is not None, update.rejection
                 record = update.stored
