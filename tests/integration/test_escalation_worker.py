@@ -13,7 +13,6 @@ from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
 from uuid import UUID, uuid4
 
 import pytest
@@ -32,7 +31,6 @@ from tests.support.escalation import (
 
 pytestmark = pytest.mark.integration
 
-T = TypeVar("T")
 STEPS = ("warning", "tier_1", "tier_2", "tier_3")
 # Seconds from opening to each first-response step, per priority, on the fast policy.
 LADDER = {"P1": (3, 4, 6, 8), "P2": (6, 8, 10, 16)}
@@ -133,8 +131,8 @@ async def test_ladder_fires_in_order_once_each_and_on_time_pause_shifts_meeting_
     assert 'casegold_escalation_undecodable_total{reason="malformed_json"} 1.0' in metrics
     assert 'casegold_escalation_undecodable_total{reason="unknown_type"} 1.0' in metrics
     # Every case event is processed: each assigned partition of the topic shows a lag of 0.
-    lag = await poll(lambda: consumer_lag(worker.metrics(), worker.topics.case_events), 15)
-    assert set(lag) == set(range(kafka_settings.partitions)) and set(lag.values()) == {0}, lag
+    lags = await poll(lambda: consumer_lag(worker.metrics(), worker.topics.case_events), 15)
+    assert set(lags) == set(range(kafka_settings.partitions)) and set(lags.values()) == {0}, lags
 
 
 def consumer_lag(text: str, topic: str) -> dict[int, float] | None:
@@ -149,7 +147,7 @@ def consumer_lag(text: str, topic: str) -> dict[int, float] | None:
     return found if found and not any(found.values()) else None
 
 
-async def poll(probe: Callable[[], T | None], timeout: float) -> T:
+async def poll(probe: Callable[[], dict[int, float] | None], timeout: float) -> dict[int, float]:
     deadline = time.monotonic() + timeout
     while (value := probe()) is None:
         assert time.monotonic() < deadline, "condition not met in time"
