@@ -41,3 +41,35 @@ def test_nothing_read_since_assignment_holds_every_due_step_until_caught_up() ->
     index.schedule(1, b"b", 1)
     assert index.pop_due(5, 10, RETRY, {0: None}) == [(1, b"b", 1)]
     assert index.held(5, {0: None}) == 1
+
+
+def test_a_partition_with_ticks_not_yet_applied_sends_no_more_until_they_are() -> None:
+    from types import SimpleNamespace
+    from typing import Any
+
+    from faust.types import TP
+
+    from casegold_escalation.timers import ticks_queued
+
+    class Consumer:
+        def __init__(self) -> None:
+            self._committed_offset = {TP("w.ticks", 2): 30}
+
+        def highwater(self, tp: Any) -> int | None:
+            ends = {0: 10, 1: 10, 2: 30, 3: None}
+            if tp.partition not in ends:
+                raise KeyError(tp)  # not assigned
+            return ends[tp.partition]
+
+    worker: Any = SimpleNamespace(
+        settings=SimpleNamespace(ticks_topic="w.ticks"),
+        app=SimpleNamespace(consumer=Consumer()),
+        tick_progress={0: 9, 1: 4},
+    )
+    # 0: read to its end; 1: five ticks queued; 2: nothing read, committed at the end;
+    # 3: end unknown; 4: not assigned.
+    assert ticks_queued(worker, {0, 1, 2, 3, 4}) == {1}
+    index = DueIndex()
+    index.schedule(1, b"a", 5)
+    assert index.pop_due(10, 10, RETRY, {1: None}) == []
+    assert index.held(10, {1: None}) == 1

@@ -51,10 +51,13 @@ async def cases_agent(worker: Worker, stream: faust.StreamT[bytes]) -> AsyncIter
             topic, partition, value = message.topic, message.partition, message.value
             if key is None or value is None:
                 metrics.UNDECODABLE.labels("no_key_or_value").inc()
-                if topic != ticks_topic:  # read all the same: timers must not wait for it
+                # Read all the same: timers must not wait for it.
+                if topic != ticks_topic:
                     worker.progress[partition] = Progress(
                         message.offset, int(message.timestamp * 1e6)
                     )
+                else:
+                    worker.tick_progress[partition] = message.offset
                 await manual.ack(event)
                 continue
             if topic == ticks_topic:
@@ -66,6 +69,8 @@ async def cases_agent(worker: Worker, stream: faust.StreamT[bytes]) -> AsyncIter
                 await manual.ack(event)
             if topic != ticks_topic:
                 worker.progress[partition] = Progress(message.offset, int(message.timestamp * 1e6))
+            else:
+                worker.tick_progress[partition] = message.offset
             yield None
     finally:
         await pipeline.stop()

@@ -98,6 +98,8 @@ class Worker:
     ready: bool = False
     # The last case-events record the cases agent finished, per partition (see lag.py).
     progress: dict[int, Progress] = field(default_factory=dict)
+    # The offset of the last tick the cases agent finished, per partition (flow control).
+    tick_progress: dict[int, int] = field(default_factory=dict)
     # Consecutive failed messages per agent: an agent that fails on every message (a missing
     # changelog, a broken dependency) makes the worker unready instead of silently skipping.
     failing: dict[str, int] = field(default_factory=dict)

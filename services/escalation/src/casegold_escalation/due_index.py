@@ -97,7 +97,8 @@ class DueIndex:
         return taken
 
     def held(self, now: int, bounds: Bounds) -> int:
-        """How many cases are due at now but wait behind their partition's bound."""
+        """How many cases are due at now but wait behind their partition's bound (a case
+        already ticked counts as ticked, not held)."""
         count = 0
         for partition, bound in bounds.items():
             heap = self._heaps.get(partition)
@@ -111,7 +112,8 @@ class DueIndex:
                 if i >= len(heap) or heap[i][0] > now:
                     continue
                 due, key = heap[i]
-                if due >= lowest and self._current.get(key) == (due, partition):
+                valid = self._current.get(key) == (due, partition)
+                if due >= lowest and valid and key not in self._ticked:
                     count += 1
                 stack += (2 * i + 1, 2 * i + 2)
         return count

@@ -69,7 +69,7 @@ TIMERS_PENDING = Gauge(
 )
 TIMERS_HELD = Gauge(
     "casegold_escalation_timers_held",
-    "Due cases whose tick waits for case events their partition has not read yet.",
+    "Due cases whose tick waits for case events (or ticks) their partition has not read yet.",
     registry=REGISTRY,
 )
 CONSUMER_LAG = Gauge(
