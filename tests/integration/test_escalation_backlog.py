@@ -103,7 +103,8 @@ async def test_acknowledgements_behind_a_backlog_cancel_steps_that_fell_due_mean
                 def all_fired(events: list[EscalationRaised]) -> bool:
                     return wanted <= {(e.case_id, e.payload.step) for e in events}
 
-                await reader.read_until(all_fired, timeout=120, cases=set(cases))
+                # Reading the 30,000-record backlog first takes minutes on a loaded host.
+                await reader.read_until(all_fired, timeout=300, cases=set(cases))
                 until = datetime.now(UTC) + timedelta(seconds=4)
                 seen = await reader.read_until(
                     lambda _: datetime.now(UTC) >= until, timeout=10, cases=set(cases)
