@@ -6,7 +6,9 @@ deploy/policy/fast.yaml: P1 first response 4 s (warning 3 s, tier 1 4 s, tier 2 
 
 from __future__ import annotations
 
+import asyncio
 import random
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
@@ -14,6 +16,7 @@ from pathlib import Path
 from uuid import UUID, uuid4
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from casegold_contracts import EscalationRaised, Event, escalation_id
 from casegold_contracts.builders import make_case_opened, make_event
@@ -42,7 +45,7 @@ async def worker(
     app_id = f"test-escalation-{unique}"
     process = EscalationProcess(app_id, "w1", tmp_path, topics=WorkerTopics.own(app_id))
     await process.topics.create(kafka_settings)
-    process.start()
+    process.start({"CASEGOLD_ESCALATION_LAG_INTERVAL": "0.5"})
     try:
         process.wait_ready()
         yield process
@@ -127,6 +130,29 @@ async def test_ladder_fires_in_order_once_each_and_on_time_pause_shifts_meeting_
     metrics = worker.metrics()
     assert 'casegold_escalation_undecodable_total{reason="malformed_json"} 1.0' in metrics
     assert 'casegold_escalation_undecodable_total{reason="unknown_type"} 1.0' in metrics
+    # Every case event is processed: each assigned partition of the topic shows a lag of 0.
+    lags = await poll(lambda: consumer_lag(worker.metrics(), worker.topics.case_events), 15)
+    assert set(lags) == set(range(kafka_settings.partitions)) and set(lags.values()) == {0}, lags
+
+
+def consumer_lag(text: str, topic: str) -> dict[int, float] | None:
+    """casegold_consumer_lag by partition of one topic, once every partition reads 0."""
+    found = {
+        int(s.labels["partition"]): s.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "casegold_consumer_lag"
+        for s in family.samples
+        if s.labels["topic"] == topic
+    }
+    return found if found and not any(found.values()) else None
+
+
+async def poll(probe: Callable[[], dict[int, float] | None], timeout: float) -> dict[int, float]:
+    deadline = time.monotonic() + timeout
+    while (value := probe()) is None:
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.2)
+    return value
 
 
 async def test_kill_9_and_restart_fires_every_step_exactly_once(

@@ -188,6 +188,10 @@ async def test_every_channel_delivers_the_case_state_signed_and_once(
     assert metric(text, "casegold_notifier_messages_total", outcome="malformed_json") == 1
     assert metric(text, "casegold_notification_delivery_seconds_count", channel="slack",
                   mode="immediate") == 1  # fmt: skip
+    # The group's only member owns every partition: each has a lag series (0 or more).
+    lags = [line for line in text.splitlines() if line.startswith("casegold_consumer_lag{")]
+    assert len(lags) == kafka_settings.partitions, lags
+    assert all('topic="complaints.escalations"' in line for line in lags)
 
 
 async def _settled(pending: Any, count: int) -> list[dict[str, Any]] | None:

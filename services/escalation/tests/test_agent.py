@@ -3,22 +3,28 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
 from aiokafka.errors import KafkaTimeoutError
+from faust.types import TP
+from structlog.testing import capture_logs
 
 from casegold_contracts import ESCALATIONS, EscalationRaised, dump, parse
 from casegold_contracts.builders import DEFAULT_TIME, make_case_opened, make_event
 from casegold_escalation import metrics
 from casegold_escalation.adapters.policies import PolicyStore
 from casegold_escalation.app import Worker
+from casegold_escalation.guard import guarded
 from casegold_escalation.processor import Message
 from casegold_escalation.records import CustomerCase, Tick
 from casegold_escalation.settings import EscalationSettings
-from casegold_escalation.timers import tick_messages
+from casegold_escalation.timers import tick_messages, tick_once
 from casegold_escalation.wiring import build_worker
 from casegold_platform.settings import KafkaSettings
 from casegold_sla import load_policy
@@ -33,6 +39,10 @@ class CapturedSends:
 
     async def __call__(self, messages: Sequence[Message], wait_all: bool = False) -> None:
         self.sent.extend(messages)
+
+    async def pipelined(self, messages: Sequence[Message]) -> Awaitable[None] | None:
+        self.sent.extend(messages)
+        return None  # acknowledged at once
 
 
 class NothingSentBefore:
@@ -51,13 +61,14 @@ class NothingSentBefore:
         return None
 
 
-@pytest.fixture
-async def worker(tmp_path: Path) -> AsyncIterator[tuple[Worker, list[Message]]]:
-    policy_path = Path(repo_root(), "deploy", "policy", "fast.yaml")
+def make_worker(
+    tmp_path: Path, policy_file: str, clock_now: list[datetime]
+) -> tuple[Worker, list[Message]]:
+    """A worker on in-memory tables whose clock reads clock_now[0], sends captured."""
+    policy_path = Path(repo_root(), "deploy", "policy", policy_file)
     settings = EscalationSettings(app_id=f"agent-test-{uuid4().hex[:8]}", data_dir=tmp_path)
     kafka = KafkaSettings()
     store = PolicyStore(kafka, settings.policies_topic, load_policy(policy_path), "")
-    clock_now = [DEFAULT_TIME]
     worker = build_worker(settings, kafka, store, clock=lambda: clock_now[0])
     app = worker.app
     app.loop = asyncio.get_running_loop()
@@ -67,7 +78,29 @@ async def worker(tmp_path: Path) -> AsyncIterator[tuple[Worker, list[Message]]]:
     sends = CapturedSends()
     worker.send = sends
     worker.recent = NothingSentBefore()
-    yield worker, sends.sent
+    return worker, sends.sent
+
+
+@pytest.fixture
+async def worker(tmp_path: Path) -> AsyncIterator[tuple[Worker, list[Message]]]:
+    yield make_worker(tmp_path, "fast.yaml", [DEFAULT_TIME])
+
+
+async def put_tick(context: Any, worker: Worker, case_id: UUID) -> None:
+    """Hand the agent a tick for the case, as if read from the ticks topic."""
+    original = context.to_message
+
+    def on_ticks_topic(*args: Any, **kwargs: Any) -> Any:
+        message = original(*args, **kwargs)
+        message.topic = worker.settings.ticks_topic
+        message.tp = TP(message.topic, message.partition)
+        return message
+
+    context.to_message = on_ticks_topic
+    try:
+        await context.put(Tick(case_id, 0).encode(), key=str(case_id).encode())
+    finally:
+        context.to_message = original
 
 
 def escalations(sent: list[Message]) -> list[EscalationRaised]:
@@ -100,11 +133,12 @@ async def test_an_agent_failing_on_every_message_makes_the_worker_unready(
 ) -> None:
     escalation_worker, _ = worker
 
-    async def broken(messages: Sequence[Message], wait_all: bool = False) -> None:
-        raise RuntimeError("changelog topic has 0 partitions")
+    class Broken(CapturedSends):
+        async def __call__(self, messages: Sequence[Message], wait_all: bool = False) -> None:
+            raise RuntimeError("changelog topic has 0 partitions")
 
     good = escalation_worker.send
-    escalation_worker.send = broken
+    escalation_worker.send = Broken()
     agent = escalation_worker.app.agents["customers"]
     phone = "+8613900000000"
     async with agent.test_context() as context:
@@ -179,12 +213,21 @@ async def test_a_send_the_broker_does_not_acknowledge_is_retried_not_skipped(
     captured = escalation_worker.send
     failures = [KafkaTimeoutError(), KafkaTimeoutError()]
 
-    async def flaky(messages: Sequence[Message], wait_all: bool = False) -> None:
-        if failures:
-            raise failures.pop()
-        await captured(messages, wait_all)
+    class Flaky(CapturedSends):
+        """Sends whose acknowledgement fails twice (the producer timing out), then arrives."""
 
-    escalation_worker.send = flaky
+        async def pipelined(self, messages: Sequence[Message]) -> Awaitable[None] | None:
+            if failures:
+                error = failures.pop()
+
+                async def unacknowledged() -> None:
+                    raise error
+
+                return unacknowledged()
+            await captured.pipelined(messages)
+            return None
+
+    escalation_worker.send = Flaky()
     case_id = uuid4()
     opened = make_case_opened(case_id=case_id, at=DEFAULT_TIME, sensitive=True)
     skipped = sample("casegold_escalation_failures_total", stage="cases")
@@ -248,3 +291,151 @@ async def test_steps_whose_notices_the_resend_guard_skips_are_not_counted_again(
     assert escalations(sent) == []
     assert sample("casegold_escalation_resend_skipped_total") == skipped + 2
     assert sample("casegold_escalations_total", **labels) == before
+
+
+async def test_the_next_record_does_not_wait_for_a_notice_ack_and_the_state_waits_for_it(
+    worker: tuple[Worker, list[Message]],
+) -> None:
+    escalation_worker, sent = worker
+    acks: list[asyncio.Future[None]] = []
+
+    class SlowAcks(CapturedSends):
+        """Notices the broker acknowledges only when the test says so."""
+
+        async def pipelined(self, messages: Sequence[Message]) -> Awaitable[None] | None:
+            sent.extend(messages)
+            if not any(m.notice_id for m in messages):
+                return None
+            acks.append(asyncio.get_running_loop().create_future())
+            return acks[-1]
+
+    escalation_worker.send = SlowAcks()
+    loud, quiet = uuid4(), uuid4()
+    loud_key, quiet_key = str(loud).encode(), str(quiet).encode()
+    agent = escalation_worker.app.agents["cases"]
+    async with agent.test_context() as context:
+        # A sensitive case escalates at once: its state waits for the notices' ack.
+        opened = make_case_opened(case_id=loud, at=DEFAULT_TIME, sensitive=True)
+        await context.put(dump(opened), key=loud_key)
+        assert len(acks) == 1 and escalation_worker.cases.get(loud_key) is None
+        # The next records are applied meanwhile: another case is stored at once, and a later
+        # event of the waiting case reads its pending state and queues behind it.
+        await context.put(dump(make_case_opened(case_id=quiet, at=DEFAULT_TIME)), key=quiet_key)
+        assert escalation_worker.cases.get(quiet_key) is not None
+        ack = make_event("case_acknowledged", case_id=loud, at=DEFAULT_TIME)
+        await context.put(dump(ack), key=loud_key)
+        assert escalation_worker.cases.get(loud_key) is None
+        assert escalation_worker.pipeline.has(loud_key)
+        acks[0].set_result(None)
+        await until(lambda: not escalation_worker.pipeline.has(loud_key))
+    stored = escalation_worker.cases.get(loud_key)
+    assert stored is not None and b"case_acknowledged" in stored, "the newest state, in order"
+    assert len([e for e in escalations(sent) if e.payload.step == "tier_2"]) == 2
+
+
+async def test_breaches_are_counted_at_the_target_in_and_out_of_special_periods(
+    tmp_path: Path,
+) -> None:
+    # The production policy: P2 first response 4 h; in the 3.15 period 2 h, tier 1 at 90 min.
+    special = datetime.fromisoformat("2025-03-15T10:00:00+08:00")
+    clock = [DEFAULT_TIME]
+    escalation_worker, sent = make_worker(tmp_path, "default.yaml", clock)
+    cases = {"ordinary": (uuid4(), DEFAULT_TIME, 4), "special": (uuid4(), special, 2)}
+    labels = {"milestone": "first_response", "priority": "P2"}
+    before = sample("casegold_sla_breaches_total", **labels)
+    agent = escalation_worker.app.agents["cases"]
+    async with agent.test_context() as context:
+        for case_id, opened_at, _ in cases.values():
+            opening = make_case_opened(case_id=case_id, at=opened_at, priority="P2")
+            await context.put(dump(opening), key=str(case_id).encode())
+        counted = []
+        for case_id, opened_at, breach_hours in cases.values():
+            for minutes in (89, 91, breach_hours * 60 - 1, breach_hours * 60):
+                clock[0] = opened_at + timedelta(minutes=minutes)
+                await put_tick(context, escalation_worker, case_id)
+                counted.append(sample("casegold_sla_breaches_total", **labels) - before)
+    # Each case breaches once, at its target, not at its (special) tier 1 at 90 min.
+    assert counted == [0, 0, 0, 1, 1, 1, 1, 2]
+    special_steps = [e.payload.step for e in escalations(sent) if e.case_id == cases["special"][0]]
+    assert special_steps[0] == "tier_1" and "warning" not in special_steps
+
+
+async def test_fire_lag_is_observed_per_step_sent_as_the_clock_minus_due(
+    worker: tuple[Worker, list[Message]],
+) -> None:
+    escalation_worker, _ = worker
+    case_id = uuid4()
+    before = sample("casegold_escalation_fire_lag_seconds_count")
+    quick = sample("casegold_escalation_fire_lag_seconds_bucket", le="0.25")
+    half = sample("casegold_escalation_fire_lag_seconds_bucket", le="0.5")
+    agent = escalation_worker.app.agents["cases"]
+    async with agent.test_context() as context:
+        opening = make_case_opened(case_id=case_id, at=DEFAULT_TIME, priority="P1")
+        await context.put(dump(opening), key=str(case_id).encode())
+        # P1's warning is due 3 s in on the fast policy; the tick is applied 0.5 s after that.
+        escalation_worker.clock = lambda: DEFAULT_TIME + timedelta(seconds=3.5)
+        await put_tick(context, escalation_worker, case_id)
+    assert sample("casegold_escalation_fire_lag_seconds_count") == before + 1
+    # 0.5 s late: in the 0.5 bucket, not in the 0.25 one.
+    assert sample("casegold_escalation_fire_lag_seconds_bucket", le="0.25") == quick
+    assert sample("casegold_escalation_fire_lag_seconds_bucket", le="0.5") == half + 1
+
+
+async def test_timers_pending_is_the_due_cases_not_yet_applied(
+    worker: tuple[Worker, list[Message]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    escalation_worker, sent = worker
+    escalation_worker.settings = escalation_worker.settings.model_copy(
+        update={"wait_for_unread": False}
+    )
+    monkeypatch.setattr(escalation_worker, "assigned_partitions", lambda: {0})
+    escalation_worker.indexed_partitions = {0}
+    due, later = [str(uuid4()).encode() for _ in range(3)], str(uuid4()).encode()
+    for key in due:
+        escalation_worker.index.schedule(0, key, 1)
+    escalation_worker.index.schedule(0, later, 2**62)
+    assert await tick_once(escalation_worker) == 3
+    assert sample("casegold_escalation_timers_pending") == 3
+    # The agent applies one tick (it reschedules the case): two remain pending, not re-sent.
+    escalation_worker.index.schedule(0, due[0], 2**62)
+    assert await tick_once(escalation_worker) == 0
+    assert sample("casegold_escalation_timers_pending") == 2
+    assert len([m for m in sent if m.topic == escalation_worker.settings.ticks_topic]) == 3
+
+
+PHONE, MASKED = "+8613912345678", "+*********5678"
+
+
+async def test_an_undecodable_event_is_logged_with_phones_masked(
+    worker: tuple[Worker, list[Message]],
+) -> None:
+    escalation_worker, _ = worker
+    agent = escalation_worker.app.agents["cases"]
+    unknown = json.dumps({"type": f"call {PHONE}", "schema_version": 1}).encode()
+    with capture_logs() as logs:
+        async with agent.test_context() as context:
+            await context.put(unknown, key=str(uuid4()).encode())
+    [entry] = [e for e in logs if e["event"] == "undecodable case event"]
+    assert PHONE not in str(entry) and MASKED in entry["detail"]
+
+
+async def test_poison_and_retried_messages_are_logged_with_phones_masked(
+    worker: tuple[Worker, list[Message]],
+) -> None:
+    escalation_worker, _ = worker
+    attempts: list[int] = []
+
+    async def poison() -> None:
+        raise ValueError(f"1 validation error: input_value='{PHONE}'")
+
+    async def flaky() -> None:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise ConnectionError(f"lookup of {PHONE} timed out")
+
+    with capture_logs() as logs:
+        await guarded(escalation_worker, "cases", poison, offset=1)
+        await guarded(escalation_worker, "cases", flaky, offset=2)
+    logged = [e for e in logs if e["event"] in ("poison message skipped", "retrying message")]
+    assert [e["event"] for e in logged] == ["poison message skipped", "retrying message"]
+    assert all(PHONE not in str(e) and MASKED in e["error"] for e in logged), logged

@@ -101,3 +101,36 @@ def test_ticked_counts_cases_due_and_not_yet_applied() -> None:
     index.pop_due(now=10**10, limit=10, retry_after=RETRY)
     index.drop_partitions([0])
     assert index.ticked == 0
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 3), st.integers(0, 30), st.integers(0, 100)),
+        max_size=60,
+    ),
+    st.dictionaries(st.integers(0, 3), st.none() | st.integers(0, 100), max_size=4),
+    st.integers(0, 100),
+)
+def test_bounds_take_exactly_the_due_steps_before_them_and_count_the_rest_held(
+    schedules: list[tuple[int, int, int]], bounds: dict[int, int | None], now: int
+) -> None:
+    index = DueIndex()
+    latest: dict[bytes, tuple[int, int]] = {}
+    for partition, case, due in schedules:
+        key = f"{partition}-{case}".encode()  # a case lives on one partition
+        index.schedule(partition, key, due)
+        latest[key] = (partition, due)
+    due_now = {k: v for k, v in latest.items() if v[1] <= now}
+
+    def waits(partition: int, due: int) -> bool:
+        if partition not in bounds:
+            return False
+        bound = bounds[partition]
+        return bound is None or due >= bound
+
+    expected_held = {k for k, (p, d) in due_now.items() if waits(p, d)}
+    assert index.held(now, bounds) == len(expected_held)
+    taken = index.pop_due(now, 1000, RETRY, bounds)
+    assert {k for _, k, _ in taken} == set(due_now) - expected_held
+    assert [d for _, _, d in taken] == sorted(d for _, _, d in taken), "earliest first"
+    assert index.held(now, bounds) == len(expected_held), "held steps stay due where they were"

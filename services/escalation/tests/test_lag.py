@@ -2,20 +2,32 @@
 
 from __future__ import annotations
 
-from casegold_escalation.lag import Progress, split_due, unread_bounds
+from casegold_escalation.due_index import DueIndex
+from casegold_escalation.lag import Progress, unread_bounds
+
+RETRY = 5_000_000
 
 
 def test_a_partition_read_to_its_end_holds_nothing() -> None:
     bounds = unread_bounds([0], {0: 11}, {0: Progress(10, 5_000)}, {})
     assert bounds == {}
-    assert split_due([(0, b"a", 9_000)], bounds) == ([(0, b"a", 9_000)], [])
+    index = DueIndex()
+    index.schedule(0, b"a", 9_000)
+    assert index.pop_due(9_000, 10, RETRY, bounds) == [(0, b"a", 9_000)]
 
 
 def test_unread_records_hold_steps_due_at_or_after_the_last_record_read() -> None:
     bounds = unread_bounds([0], {0: 500}, {0: Progress(10, 5_000)}, {})
     assert bounds == {0: 5_000}
-    early, at, late = (0, b"a", 4_999), (0, b"b", 5_000), (0, b"c", 9_000)
-    assert split_due([early, at, late], bounds) == ([early], [at, late])
+    index = DueIndex()
+    for key, due in ((b"a", 4_999), (b"b", 5_000), (b"c", 9_000)):
+        index.schedule(0, key, due)
+    assert index.held(9_000, bounds) == 2
+    assert index.pop_due(9_000, 10, RETRY, bounds) == [(0, b"a", 4_999)]
+    # The held steps stay where they were: due at their own instants, not re-queued.
+    assert index.held(9_000, bounds) == 2
+    assert (index.due_of(b"b"), index.due_of(b"c")) == (5_000, 9_000)
+    assert index.pop_due(9_000, 10, RETRY, {}) == [(0, b"b", 5_000), (0, b"c", 9_000)]
 
 
 def test_nothing_read_since_assignment_holds_every_due_step_until_caught_up() -> None:
@@ -24,5 +36,40 @@ def test_nothing_read_since_assignment_holds_every_due_step_until_caught_up() ->
         2: None,
     }
     assert unread_bounds([3], {}, {}, {}) == {3: None}, "an unknown end is assumed unread"
-    due = [(0, b"a", 1), (1, b"b", 1)]
-    assert split_due(due, {0: None}) == ([(1, b"b", 1)], [(0, b"a", 1)])
+    index = DueIndex()
+    index.schedule(0, b"a", 1)
+    index.schedule(1, b"b", 1)
+    assert index.pop_due(5, 10, RETRY, {0: None}) == [(1, b"b", 1)]
+    assert index.held(5, {0: None}) == 1
+
+
+def test_a_partition_with_ticks_not_yet_applied_sends_no_more_until_they_are() -> None:
+    from types import SimpleNamespace
+    from typing import Any
+
+    from faust.types import TP
+
+    from casegold_escalation.timers import ticks_queued
+
+    class Consumer:
+        def __init__(self) -> None:
+            self._committed_offset = {TP("w.ticks", 2): 30}
+
+        def highwater(self, tp: Any) -> int | None:
+            ends = {0: 10, 1: 10, 2: 30, 3: None}
+            if tp.partition not in ends:
+                raise KeyError(tp)  # not assigned
+            return ends[tp.partition]
+
+    worker: Any = SimpleNamespace(
+        settings=SimpleNamespace(ticks_topic="w.ticks"),
+        app=SimpleNamespace(consumer=Consumer()),
+        tick_progress={0: 9, 1: 4},
+    )
+    # 0: read to its end; 1: five ticks queued; 2: nothing read, committed at the end;
+    # 3: end unknown; 4: not assigned.
+    assert ticks_queued(worker, {0, 1, 2, 3, 4}) == {1}
+    index = DueIndex()
+    index.schedule(1, b"a", 5)
+    assert index.pop_due(10, 10, RETRY, {1: None}) == []
+    assert index.held(10, {1: None}) == 1

@@ -253,3 +253,24 @@ def test_a_later_opened_case_counted_first_is_detected_once_the_earlier_one_arri
     assert isinstance(event, RepeatComplainantDetected)
     assert event.case_id == later.case_id
     assert event.payload.prior_case_ids == (earlier.case_id,)
+
+
+def test_a_rejection_detail_quoting_a_phone_is_masked_on_the_timeline(
+    processor: CaseProcessor,
+) -> None:
+    case_id = uuid4()
+    stored = processor.on_event(None, make_case_opened(case_id=case_id, at=T0), T0).stored
+    promise = make_event(
+        "callback_promised",
+        case_id=case_id,
+        at=T0,
+        promise_id="call +8613912345678\u0007",
+        due_at=T0 + timedelta(hours=1),
+    )
+    refused = processor.on_event(stored, promise, T0)
+    assert refused.rejection is not None and "+8613912345678" in refused.rejection.detail
+    [message] = refused.messages
+    event = parse(message.value)
+    assert isinstance(event, CommandRejected)
+    assert event.payload.detail is not None
+    assert "+8613912345678" not in event.payload.detail and "5678" in event.payload.detail

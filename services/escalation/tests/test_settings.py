@@ -22,3 +22,16 @@ def test_a_heartbeat_slower_than_a_third_of_the_session_is_refused() -> None:
 def test_a_session_below_the_broker_s_minimum_is_refused() -> None:
     with pytest.raises(ValidationError, match="session_timeout"):
         EscalationSettings(session_timeout=3, heartbeat_interval=1)
+
+
+def test_standby_replicas_default_to_one_and_reach_faust(monkeypatch: pytest.MonkeyPatch) -> None:
+    from casegold_escalation.app import make_app
+    from casegold_platform.settings import KafkaSettings
+
+    assert EscalationSettings().standby_replicas == 1
+    monkeypatch.setenv("CASEGOLD_ESCALATION_STANDBY_REPLICAS", "2")
+    settings = EscalationSettings()
+    assert make_app(settings, KafkaSettings()).conf.table_standby_replicas == 2
+    monkeypatch.setenv("CASEGOLD_ESCALATION_STANDBY_REPLICAS", "-1")
+    with pytest.raises(ValidationError, match="standby_replicas"):
+        EscalationSettings()

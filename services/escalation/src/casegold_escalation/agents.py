@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import AsyncIterator, Callable
+from typing import Any, cast
 from uuid import UUID
 
 import faust
@@ -23,7 +24,12 @@ from casegold_escalation import metrics
 from casegold_escalation.app import Worker
 from casegold_escalation.guard import guarded
 from casegold_escalation.lag import Progress
-from casegold_escalation.processor import CaseUpdate, count_customer_case
+from casegold_escalation.pipeline import WritePipeline
+from casegold_escalation.processor import (
+    CaseUpdate,
+    count_customer_case,
+    forget_customer_case,
+)
 from casegold_escalation.records import CustomerCase, Tick
 from casegold_sla import StateFormatError
 from casegold_sla.redact import mask_phones
@@ -34,27 +40,44 @@ log = structlog.get_logger("casegold.escalation")
 async def cases_agent(worker: Worker, stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
     """Apply every case event and tick of the worker's partitions, one at a time."""
     ticks_topic = worker.settings.ticks_topic
-    async for event in stream.events():
-        message = event.message
-        key = message.key
-        topic, partition, value = message.topic, message.partition, message.value
-        if key is None or value is None:
-            metrics.UNDECODABLE.labels("no_key_or_value").inc()
-            if topic != ticks_topic:  # read all the same: timers must not wait for it
+    # Acks are the pipeline's: a record is acked once its write is stored (pipeline.py).
+    manual: Any = cast(Any, stream).noack()
+    pipeline = worker.pipeline = WritePipeline(worker, manual)
+    pipeline.start()
+    try:
+        async for event in manual.events():
+            message = event.message
+            key = message.key
+            topic, partition, value = message.topic, message.partition, message.value
+            if key is None or value is None:
+                metrics.UNDECODABLE.labels("no_key_or_value").inc()
+                # Read all the same: timers must not wait for it.
+                if topic != ticks_topic:
+                    worker.progress[partition] = Progress(
+                        message.offset, int(message.timestamp * 1e6)
+                    )
+                else:
+                    worker.tick_progress[partition] = message.offset
+                await manual.ack(event)
+                continue
+            if topic == ticks_topic:
+                step = functools.partial(apply_tick, worker, event, key, value)
+            else:
+                step = functools.partial(apply_event, worker, event, key, value, message.offset)
+            await guarded(worker, "cases", step, topic=topic, offset=message.offset)
+            if pipeline.taken is not event:  # skipped (poison, refused at the door)
+                await manual.ack(event)
+            if topic != ticks_topic:
                 worker.progress[partition] = Progress(message.offset, int(message.timestamp * 1e6))
-            continue
-        if topic == ticks_topic:
-            step = functools.partial(apply_tick, worker, partition, key, value)
-        else:
-            step = functools.partial(apply_event, worker, partition, key, value, message.offset)
-        await guarded(worker, "cases", step, topic=topic, offset=message.offset)
-        if topic != ticks_topic:
-            worker.progress[partition] = Progress(message.offset, int(message.timestamp * 1e6))
-        yield None
+            else:
+                worker.tick_progress[partition] = message.offset
+            yield None
+    finally:
+        await pipeline.stop()
 
 
 async def apply_event(
-    worker: Worker, partition: int, key: bytes, value: bytes, offset: int | None = None
+    worker: Worker, event: Any, key: bytes, value: bytes, offset: int | None = None
 ) -> None:
     """Decode a case event, apply it and fire what is due at the event's own time."""
     parsed = parse(value)
@@ -75,7 +98,7 @@ async def apply_event(
         return
     # Decide at the event's own time: while a backlog is replayed, a step must not fire
     # because of how late the worker reads, only because the case really ran late.
-    stored = worker.cases.get(key)
+    stored = worker.pipeline.get(key)
     update = await _with_policies(
         worker, lambda: worker.processor.on_event(stored, parsed, parsed.occurred_at, offset)
     )
@@ -84,19 +107,19 @@ async def apply_event(
         metrics.EVENTS_REJECTED.inc()
     else:
         metrics.EVENTS_APPLIED.inc()
-    await commit(worker, partition, key, stored, update)
+    await commit(worker, event, key, stored, update)
 
 
-async def apply_tick(worker: Worker, partition: int, key: bytes, value: bytes) -> None:
+async def apply_tick(worker: Worker, event: Any, key: bytes, value: bytes) -> None:
     """Fire what is due now for the ticked case."""
     tick = Tick.decode(value)  # a malformed tick raises here and is counted as a failure
     reason = key_problem(key, tick.case_id)
     if reason is not None:
         metrics.REJECTED.labels(reason).inc()
         return
-    stored = worker.cases.get(key)
+    stored = worker.pipeline.get(key)
     update = await _with_policies(worker, lambda: worker.processor.on_tick(stored, worker.clock()))
-    await commit(worker, partition, key, stored, update)
+    await commit(worker, event, key, stored, update)
 
 
 def key_problem(key: bytes, case_id: UUID) -> str | None:
@@ -121,9 +144,10 @@ async def _with_policies(worker: Worker, step: Callable[[], CaseUpdate]) -> Case
 
 
 async def commit(
-    worker: Worker, partition: int, key: bytes, stored: bytes | None, update: CaseUpdate
+    worker: Worker, event: Any, key: bytes, stored: bytes | None, update: CaseUpdate
 ) -> None:
-    """Send, wait for the acknowledgements, then store: never the other way round."""
+    """Send, then store once the notices are acknowledged: never the other way round."""
+    partition = event.message.partition
     messages = update.messages
     if any(m.notice_id for m in messages):
         if not worker.recent.loaded(partition):
@@ -134,7 +158,14 @@ async def commit(
         if sent:
             metrics.RESEND_SKIPPED.inc(len(sent))
             messages = [m for m in messages if m not in sent]
-    await worker.send(messages)
+    if update.forgotten:
+        unchanged = stored is None
+        if not unchanged:
+            metrics.FORGOTTEN.labels("case").inc()
+    else:
+        unchanged = update.stored is None or update.stored == stored
+    await worker.pipeline.submit(event, key, update.stored, unchanged, messages)
+    # Fired when sent: the acknowledgement only decides when the step is stored.
     fired_at = worker.clock()
     # A step whose every notice an earlier owner already sent was counted by that owner.
     told = {m.escalation_id for m in messages if m.escalation_id}
@@ -145,8 +176,8 @@ async def commit(
         metrics.FIRE_LAG.observe(max(0.0, (fired_at - escalation.due_at).total_seconds()))
         if escalation.breached is not None:
             metrics.BREACHES.labels(escalation.breached, update.priority or "unknown").inc()
-    if update.stored is not None and update.stored != stored:
-        worker.cases[key] = update.stored
+    for milestone in update.breaches:
+        metrics.BREACHES.labels(milestone, update.priority or "unknown").inc()
     worker.index.schedule(partition, key, update.next_check_us)
 
 
@@ -167,6 +198,14 @@ async def customers_agent(worker: Worker, stream: faust.StreamT[bytes]) -> Async
 async def count_case(worker: Worker, key: bytes, value: bytes) -> None:
     """Count one case of a customer; the detection is acknowledged before the record is stored."""
     case = CustomerCase.decode(value)
+    if case.forget:
+        record, delete = forget_customer_case(worker.customer_cases.get(key), case)
+        if delete:
+            del worker.customer_cases[key]  # a tombstone on the changelog
+            metrics.FORGOTTEN.labels("customer").inc()
+        elif record is not None:
+            worker.customer_cases[key] = record
+        return
     rule = worker.policies.registry.current.repeat_rule
     record, messages = count_customer_case(
         worker.customer_cases.get(key),

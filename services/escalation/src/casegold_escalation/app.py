@@ -7,7 +7,9 @@ from typing import Any
 
 import faust
 
+from casegold_escalation import metrics
 from casegold_escalation.adapters.policies import PolicyStore
+from casegold_escalation.consumer_lag import LagGauge
 from casegold_escalation.due_index import DueIndex
 from casegold_escalation.lag import Progress
 from casegold_escalation.ports import ResendGuard, Sender
@@ -43,7 +45,9 @@ def make_app(settings: EscalationSettings, kafka: KafkaSettings) -> faust.App:
         datadir=str(settings.worker_dir),
         topic_partitions=kafka.partitions,
         topic_replication_factor=kafka.replication_factor,
-        table_standby_replicas=0,
+        # A standby replays another worker's changelog as it is written, so taking over its
+        # partitions needs no cold recovery; with a single worker there is no one to place it.
+        table_standby_replicas=settings.standby_replicas,
         **FAUST_TUNING,
         # A worker killed without leaving the group holds its partitions until the session
         # times out; Faust's default (60 s) alone would break "firing again within 60 s".
@@ -94,9 +98,17 @@ class Worker:
     ready: bool = False
     # The last case-events record the cases agent finished, per partition (see lag.py).
     progress: dict[int, Progress] = field(default_factory=dict)
+    # The offset of the last tick the cases agent finished, per partition (flow control).
+    tick_progress: dict[int, int] = field(default_factory=dict)
     # Consecutive failed messages per agent: an agent that fails on every message (a missing
     # changelog, a broken dependency) makes the worker unready instead of silently skipping.
     failing: dict[str, int] = field(default_factory=dict)
+    # Due steps held behind unread events, as last counted (monotonic time of the count).
+    held: int = 0
+    held_counted: float = float("-inf")
+    # The cases agent's ordered writes (set when the agent starts; see pipeline.py).
+    pipeline: Any = None
+    lag: LagGauge = field(default_factory=lambda: LagGauge(metrics.CONSUMER_LAG))
 
     def outcome(self, stage: str, ok: bool) -> None:
         """Note how an agent's last message went."""

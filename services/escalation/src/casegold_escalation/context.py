@@ -27,6 +27,7 @@ RECENT_EVENTS = 5
 PRIOR_ESCALATIONS = 10
 PROMISES = 10
 SUMMARY_CHARS = 200
+BREACHES = 20
 
 
 @dataclass(slots=True)
@@ -42,6 +43,12 @@ class CaseContext:
     # What the complaint is about, kept apart from the bounded timeline: a case with more
     # than RECENT_EVENTS events still says it in every notice.
     summary: str | None = None
+    # The instant the retention of a closed case counts from (None while it is not closed),
+    # and the customer to tell when the case is forgotten.
+    closed_us: int | None = None
+    customer_key: str | None = None
+    # "milestone#cycle" of the breaches counted without a ladder step (special periods).
+    breached: list[str] = field(default_factory=list)
 
     def already_applied(self, offset: int | None) -> bool:
         """Whether the event at that offset was applied before (a redelivery)."""
@@ -53,6 +60,7 @@ class CaseContext:
         if isinstance(event, CaseOpened):
             summary = event.payload.summary
             self.summary = summary[:SUMMARY_CHARS] if summary else None
+            self.customer_key = event.payload.customer_key or None
         elif isinstance(event, NoteAdded):
             summary = event.payload.text
         entry = {
@@ -98,6 +106,17 @@ class CaseContext:
             )
         self.prior = self.prior[-PRIOR_ESCALATIONS:]
 
+    def new_breaches(self, reached: tuple[tuple[str, int], ...]) -> tuple[str, ...]:
+        """The milestones among `reached` not counted before (remembered from now on)."""
+        fresh = []
+        for name, cycle in reached:
+            mark = f"{name}#{cycle}"
+            if mark not in self.breached:
+                self.breached.append(mark)
+                fresh.append(name.split(":", 1)[0])
+        self.breached = self.breached[-BREACHES:]
+        return tuple(fresh)
+
     def timeline(self) -> tuple[TimelineEntry, ...]:
         return tuple(TimelineEntry.model_validate(item) for item in self.recent)
 
@@ -117,6 +136,9 @@ class CaseContext:
             "prior": self.prior,
             "offset": self.applied_offset,
             "summary": self.summary,
+            "closed_us": self.closed_us,
+            "customer": self.customer_key,
+            "breached": self.breached,
         }
 
     @classmethod
@@ -132,4 +154,7 @@ class CaseContext:
             or next(
                 (e["summary"] for e in data.get("recent", []) if e["type"] == "case_opened"), None
             ),
+            data.get("closed_us"),
+            data.get("customer"),
+            list(data.get("breached", [])),
         )

@@ -18,6 +18,7 @@ import structlog
 
 from casegold_escalation import metrics
 from casegold_escalation.app import Worker
+from casegold_sla.redact import mask_phones
 
 log = structlog.get_logger("casegold.escalation")
 
@@ -39,21 +40,32 @@ async def guarded(
             await step()
         except asyncio.CancelledError:
             raise
-        except POISON:
+        except POISON as error:
             metrics.FAILURES.labels(stage).inc()
             worker.outcome(stage, ok=False)
-            log.exception("poison message skipped", stage=stage, **where)
+            # No traceback: validation errors quote the record's values (phone numbers).
+            log.error("poison message skipped", stage=stage, error=_masked(error), **where)
             return
         except Exception as error:
             metrics.RETRIES.labels(stage).inc()
             worker.outcome(stage, ok=False)
             if time.monotonic() + delay > deadline:
-                log.critical("dependency failing past the retry budget", stage=stage, **where)
+                log.critical(
+                    "dependency failing past the retry budget",
+                    stage=stage,
+                    error=_masked(error),
+                    **where,
+                )
                 await worker.app.crash(error)
                 raise
-            log.warning("retrying message", stage=stage, error=repr(error), **where)
+            log.warning("retrying message", stage=stage, error=_masked(error), **where)
             await asyncio.sleep(delay)
             delay = min(delay * 2, MAX_DELAY)
         else:
             worker.outcome(stage, ok=True)
             return
+
+
+def _masked(error: BaseException) -> str:
+    """The error's type and text, phone numbers masked, bounded."""
+    return mask_phones(f"{type(error).__name__}: {error}"[:2000])

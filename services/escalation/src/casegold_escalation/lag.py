@@ -41,19 +41,3 @@ def unread_bounds(
         if end > next_unread:
             bounds[partition] = done.timestamp_us if done else None
     return bounds
-
-
-def split_due(
-    due: list[tuple[int, bytes, int]], bounds: Mapping[int, int | None]
-) -> tuple[list[tuple[int, bytes, int]], list[tuple[int, bytes, int]]]:
-    """(entries that may be ticked now, entries held behind unread records)."""
-    ready: list[tuple[int, bytes, int]] = []
-    held: list[tuple[int, bytes, int]] = []
-    for entry in due:
-        partition, _, due_us = entry
-        if partition not in bounds:
-            ready.append(entry)
-            continue
-        bound = bounds[partition]
-        (held if bound is None or due_us >= bound else ready).append(entry)
-    return ready, held

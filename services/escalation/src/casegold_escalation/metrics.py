@@ -69,7 +69,13 @@ TIMERS_PENDING = Gauge(
 )
 TIMERS_HELD = Gauge(
     "casegold_escalation_timers_held",
-    "Due cases whose tick waits for case events their partition has not read yet.",
+    "Due cases whose tick waits for case events (or ticks) their partition has not read yet.",
+    registry=REGISTRY,
+)
+CONSUMER_LAG = Gauge(
+    "casegold_consumer_lag",
+    "Records on an assigned partition of a topic the worker reads, not yet processed.",
+    ["topic", "partition"],
     registry=REGISTRY,
 )
 RECOVERING = Gauge(
@@ -81,6 +87,17 @@ INDEX_REBUILD = Histogram(
     "casegold_escalation_index_rebuild_seconds",
     "Seconds to rebuild the due index for newly assigned partitions.",
     buckets=(0.01, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 120),
+    registry=REGISTRY,
+)
+WRITES_PENDING = Gauge(
+    "casegold_escalation_writes_pending",
+    "Case writes waiting for the acknowledgement of the notices sent before them.",
+    registry=REGISTRY,
+)
+FORGOTTEN = Counter(
+    "casegold_escalation_forgotten_total",
+    "Records deleted past the closed-case retention: table case or customer.",
+    ["table"],
     registry=REGISTRY,
 )
 RESEND_SKIPPED = Counter(

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Protocol
+from collections.abc import Awaitable, Iterable, Sequence
+from typing import Any, Protocol
 from uuid import UUID
 
 from casegold_escalation.processor import Message
@@ -14,6 +14,9 @@ class Sender(Protocol):
 
     async def __call__(self, messages: Sequence[Message], wait_all: bool = False) -> None:
         """Send the messages in order."""
+
+    async def pipelined(self, messages: Sequence[Message]) -> Awaitable[Any] | None:
+        """Send in order without waiting; what completes once the notices are acknowledged."""
 
 
 class ResendGuard(Protocol):

@@ -7,7 +7,7 @@ gets back the bytes to store, the next instant to look again and the messages to
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from pydantic_core import from_json, to_json
@@ -44,8 +44,12 @@ from casegold_sla import (
     evolve,
     to_us,
 )
+from casegold_sla.breaches import next_unmarked_breach, unmarked_breaches
 from casegold_sla.redact import mask_phones
+from casegold_sla.retention import closed_since, expired, forget_at, next_look
 
+# How long a closed case is kept for a reopen (CASEGOLD_ESCALATION_CLOSED_RETENTION_DAYS).
+RETENTION = timedelta(days=30)
 SYSTEM = Actor(kind="system", id="escalation")
 # Events the worker itself appends; it never answers them with a rejection (no loops).
 _OWN_EVENTS = (CommandRejected, RepeatComplainantDetected)
@@ -90,14 +94,21 @@ class CaseUpdate:
     opened: bool = False
     closed: bool = False
     priority: str | None = None
+    # Past its retention: delete the record (a changelog tombstone) and its index entry.
+    forgotten: bool = False
+    # Milestones whose clock reached its target with no ladder step there (special periods).
+    breaches: tuple[str, ...] = ()
 
 
 class CaseProcessor:
     """Applies events and ticks to stored case records through the SLA core."""
 
-    def __init__(self, registry: PolicyRegistry, topics: Topics) -> None:
+    def __init__(
+        self, registry: PolicyRegistry, topics: Topics, retention: timedelta = RETENTION
+    ) -> None:
         self.registry = registry
         self.topics = topics
+        self.retention_us = int(retention / timedelta(microseconds=1))
 
     def on_event(
         self, stored: bytes | None, event: Event, now: datetime, offset: int | None = None
@@ -113,6 +124,8 @@ class CaseProcessor:
             update = CaseUpdate(stored, next_check_of(stored))
             update.messages.extend(self._forward(event))
             return update
+        # A clock met by this event may have breached before it, with no step to tell.
+        before = () if state is None else unmarked_breaches(state, to_us(event.occurred_at))
         result = evolve(state, event, self.registry.current)
         if isinstance(result, Rejection):
             # A refusal changes nothing: the stored record and its next check stay as they
@@ -124,9 +137,10 @@ class CaseProcessor:
             return update
         if result is not state:  # the same object back means a redelivered event
             context.record_event(event)
+        context.closed_us = closed_since(result, context.closed_us, to_us(event.occurred_at))
         if offset is not None:
             context.applied_offset = max(context.applied_offset, offset)
-        update = self._decide(result, context, now)
+        update = self._decide(result, context, now, before)
         update.opened = state is None
         # A redelivered case_opened (`result is state`) forwards again: the forward of the first
         # delivery may have been lost with the crash that caused the redelivery, and the
@@ -146,23 +160,48 @@ class CaseProcessor:
         """Fire what is due at now for a stored case (a tick for an unknown case does nothing)."""
         if stored is None:
             return CaseUpdate(None, None)
-        return self._decide(*self._load(stored), now)
+        state, context = self._load(stored)
+        if expired(state, context.closed_us, self.retention_us, to_us(now)):
+            return self._forget(state, context)
+        return self._decide(state, context, now)
+
+    def _forget(self, state: CaseState, context: CaseContext) -> CaseUpdate:
+        """Delete a case past its retention, and tell its customer's partition to drop it."""
+        update = CaseUpdate(None, None, forgotten=True, closed=True, priority=state.priority)
+        if context.customer_key:
+            gone = CustomerCase(context.customer_key, state.case_id, 0, forget=True)
+            update.messages.append(
+                Message(self.topics.customers, gone.customer_key.encode(), gone.encode())
+            )
+        return update
 
     def _load(self, stored: bytes) -> tuple[CaseState, CaseContext]:
         return decode_case(stored, self.registry)
 
-    def _decide(self, state: CaseState, context: CaseContext, now: datetime) -> CaseUpdate:
+    def _decide(
+        self,
+        state: CaseState,
+        context: CaseContext,
+        now: datetime,
+        breached: tuple[tuple[str, int], ...] = (),
+    ) -> CaseUpdate:
         decision = decide(state, now)
+        now_us = to_us(now)
+        breaches = context.new_breaches((*breached, *unmarked_breaches(decision.state, now_us)))
         # Notices show the history before this decision; then the fired steps join it.
         messages = _escalation_messages(decision, context, now, self.topics.escalations)
         context.record_escalations(decision.escalations, now.isoformat())
+        forget = forget_at(decision.state, context.closed_us, self.retention_us)
+        next_check = next_look(decision.next_check_us, forget)
+        next_check = next_look(next_check, next_unmarked_breach(decision.state, now_us))
         return CaseUpdate(
-            encode_case(decision.state, context, decision.next_check_us),
-            decision.next_check_us,
+            encode_case(decision.state, context, next_check),
+            next_check,
             messages=messages,
             escalations=decision.escalations,
             closed=decision.state.status == "closed",
             priority=decision.state.priority,
+            breaches=breaches,
         )
 
 
@@ -271,6 +310,18 @@ def count_customer_case(
         earlier = [CustomerCase(case.customer_key, UUID(c), t) for c, t in prior]
         messages.append(repeat_detected(repeating, earlier, rule.window_days, now, topic))
     return to_json(list(tally.kept)), messages
+
+
+def forget_customer_case(stored: bytes | None, case: CustomerCase) -> tuple[bytes | None, bool]:
+    """Drop a forgotten case from its customer's record: (the new record, or None to leave it
+    as it is; and whether the record is now empty and must be deleted)."""
+    if stored is None:
+        return None, False
+    known = [(str(c), int(t)) for c, t in from_json(stored)]
+    kept = [entry for entry in known if entry[0] != str(case.case_id)]
+    if len(kept) == len(known):
+        return None, False  # a replay, or a case the tally had already let go
+    return (None, True) if not kept else (to_json(kept), False)
 
 
 def repeat_detected(

@@ -58,17 +58,23 @@ class CustomerCase:
     customer_key: str
     case_id: UUID
     opened_us: int
+    # Set when the case was forgotten (past its retention): drop it from the customer's record.
+    forget: bool = False
 
     def encode(self) -> bytes:
-        return to_json(
-            {
-                "customer_key": self.customer_key,
-                "case_id": str(self.case_id),
-                "opened_us": self.opened_us,
-            }
-        )
+        document = {
+            "customer_key": self.customer_key,
+            "case_id": str(self.case_id),
+            "opened_us": self.opened_us,
+        }
+        return to_json({**document, "forget": True} if self.forget else document)
 
     @classmethod
     def decode(cls, value: bytes) -> CustomerCase:
         data = from_json(value)
-        return cls(str(data["customer_key"]), UUID(data["case_id"]), int(data["opened_us"]))
+        return cls(
+            str(data["customer_key"]),
+            UUID(data["case_id"]),
+            int(data["opened_us"]),
+            bool(data.get("forget", False)),
+        )

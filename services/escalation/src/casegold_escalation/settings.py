@@ -41,6 +41,21 @@ class EscalationSettings(BaseSettings):
         le=3600,
         description="seconds a message is retried while a dependency fails before the worker stops",
     )
+    closed_retention_days: float = Field(
+        30.0,
+        gt=0,
+        le=3650,
+        description="days a closed case is kept for a reopen, after its last event (0090)",
+    )
+    lag_interval: float = Field(
+        5.0, gt=0, le=300, description="seconds between casegold_consumer_lag refreshes"
+    )
+    standby_replicas: int = Field(
+        1,
+        ge=0,
+        le=3,
+        description="workers keeping a warm copy of each table partition (Faust standbys)",
+    )
     rocksdb_write_buffer_mb: int = Field(8, ge=1, le=1024)
     rocksdb_block_cache_mb: int = Field(16, ge=1, le=4096)
     resend_guard_seconds: float = Field(

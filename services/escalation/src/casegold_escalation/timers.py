@@ -14,25 +14,33 @@ from faust.types import TP
 
 from casegold_escalation import metrics
 from casegold_escalation.app import Worker
-from casegold_escalation.lag import split_due, unread_bounds
+from casegold_escalation.consumer_lag import faust_lags
+from casegold_escalation.lag import unread_bounds
 from casegold_escalation.processor import Message
 from casegold_escalation.records import Tick, next_check_of
 from casegold_sla import to_us
+from casegold_sla.redact import mask_phones
 
 log = structlog.get_logger("casegold.escalation")
+
+HELD_COUNT_INTERVAL = 1.0
 
 
 async def timer_loop(worker: Worker) -> None:
     """Turn due index entries into ticks, in bounded batches, until the worker stops."""
     interval = worker.settings.tick_interval
+    lag_refreshed = 0.0
     while not worker.app.should_stop:
         try:
             await tick_once(worker)
+            if time.monotonic() - lag_refreshed >= worker.settings.lag_interval:
+                lag_refreshed = time.monotonic()
+                refresh_lag(worker)
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception as error:
             metrics.FAILURES.labels("timer").inc()
-            log.exception("timer loop failed")
+            log.error("timer loop failed", error=mask_phones(f"{type(error).__name__}: {error}"))
         await asyncio.sleep(interval)
 
 
@@ -49,28 +57,43 @@ async def tick_once(worker: Worker) -> int:
     settings = worker.settings
     now_us = to_us(worker.clock())
     retry = int(settings.tick_retry * 1_000_000)
+    # Due steps of a partition with unread case events wait in the index (decision 0033).
+    partitions = worker.index.partitions()
+    if settings.wait_for_unread:
+        bounds = unread_bounds_of(worker, partitions)
+    else:
+        bounds = {p: None for p in ticks_queued(worker, partitions)}
     sent = 0
-    held: list[tuple[int, bytes, int]] = []
     while True:
-        due = worker.index.pop_due(now_us, settings.tick_batch, retry)
+        due = worker.index.pop_due(now_us, settings.tick_batch, retry, bounds)
         if not due:
             break
-        if settings.wait_for_unread:
-            due, waiting = split_due(due, unread_bounds_of(worker, {p for p, _, _ in due}))
-            held += waiting
         await worker.send(tick_messages(worker, due))
         sent += len(due)
         metrics.TICKS.inc(len(due))
         await asyncio.sleep(0)  # let the agents run between batches
-    for partition, key, due_us in held:
-        # Due again at its own instant, unless the agent rescheduled the case meanwhile.
-        if worker.index.due_of(key) == now_us + retry:
-            worker.index.schedule(partition, key, due_us)
-    metrics.TIMERS_HELD.set(len(held))
+    if time.monotonic() - worker.held_counted >= HELD_COUNT_INTERVAL:
+        # Counting walks every held entry: once a second is plenty for a gauge.
+        worker.held_counted = time.monotonic()
+        worker.held = worker.index.held(now_us, bounds) if bounds else 0
+    held = worker.held
+    metrics.TIMERS_HELD.set(held)
     # Due and not yet applied: ticks on their way, and steps held behind unread events.
-    metrics.TIMERS_PENDING.set(worker.index.ticked + len(held))
+    metrics.TIMERS_PENDING.set(worker.index.ticked + held)
     metrics.OPEN_CASES.set(len(worker.index))
     return sent
+
+
+def refresh_lag(worker: Worker) -> None:
+    """Set casegold_consumer_lag for the partitions of the topics the agents read."""
+    settings = worker.settings
+    sources = {settings.case_events_topic, settings.ticks_topic, settings.customers_topic}
+    assigned = {tp for tp in worker.app.assignor.assigned_actives() if tp.topic in sources}
+    processed = {
+        (settings.case_events_topic, partition): done.offset + 1
+        for partition, done in worker.progress.items()
+    }
+    worker.lag.update(faust_lags(worker.app.consumer, assigned, processed))
 
 
 def unread_bounds_of(worker: Worker, partitions: set[int]) -> dict[int, int | None]:
@@ -89,9 +112,37 @@ def unread_bounds_of(worker: Worker, partitions: set[int]) -> dict[int, int | No
         if end is not None:
             ends[partition] = int(end)
     committed = consumer._committed_offset  # Faust keeps the group's offsets per partition
-    return unread_bounds(
+    bounds = unread_bounds(
         partitions, ends, worker.progress, {p: committed.get(tp) for p, tp in tps.items()}
     )
+    for partition in ticks_queued(worker, partitions):
+        bounds[partition] = None
+    return bounds
+
+
+def ticks_queued(worker: Worker, partitions: set[int]) -> set[int]:
+    """Partitions whose ticks topic still has ticks the agent has not applied.
+
+    Their due steps (new ones and re-ticks alike) wait until those are read: a tick sent now
+    would only queue behind them, and re-sending every case still waiting each `tick_retry`
+    seconds multiplied the ticks of a lagging worker (6 million ticks for 100,000 purges in
+    the retention benchmark). Once the queue is read, a case still ticked lost its tick.
+    """
+    topic = worker.settings.ticks_topic
+    consumer: Any = worker.app.consumer
+    committed = consumer._committed_offset
+    queued = set()
+    for partition in partitions:
+        tp = TP(topic, partition)
+        try:
+            end = consumer.highwater(tp)
+        except Exception:  # not assigned: nothing of ours to wait for
+            continue
+        done = worker.tick_progress.get(partition)
+        next_unread = done + 1 if done is not None else (committed.get(tp) or 0)
+        if end is not None and int(end) > next_unread:
+            queued.add(partition)
+    return queued
 
 
 async def sync_index(worker: Worker) -> None:
@@ -105,6 +156,7 @@ async def sync_index(worker: Worker) -> None:
         worker.recent.forget(revoked)
         for partition in revoked:
             worker.progress.pop(partition, None)
+            worker.tick_progress.pop(partition, None)
         dropped = worker.index.drop_partitions(revoked)
         log.info("due index dropped partitions", partitions=sorted(revoked), cases=dropped)
     added = sorted(assigned - indexed)

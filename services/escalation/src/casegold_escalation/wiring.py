@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 from casegold_contracts import CASE_EVENTS, ESCALATIONS
@@ -85,7 +86,9 @@ def build_worker(
         customer_source=app.topic(settings.customers_topic, partitions=partitions),
         cases=make_table(app, TABLES[0], settings, partitions),
         customer_cases=make_table(app, TABLES[1], settings, partitions),
-        processor=CaseProcessor(policies.registry, topics_of(settings)),
+        processor=CaseProcessor(
+            policies.registry, topics_of(settings), timedelta(days=settings.closed_retention_days)
+        ),
         send=FaustSender(app),
         recent=RecentlySent(kafka, settings.escalations_topic, settings.resend_guard_seconds),
     )

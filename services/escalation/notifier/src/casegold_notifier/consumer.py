@@ -19,6 +19,7 @@ from casegold_contracts import ESCALATIONS, EscalationRaised, Undecodable, parse
 from casegold_notifier import metrics
 from casegold_notifier.adapters.delivery_log import DeliveryStore
 from casegold_notifier.deliveries import PlannedDelivery, deliveries_for
+from casegold_notifier.lag import LagReporter
 from casegold_platform.clock import Clock, utc_now
 from casegold_sla.recipients import RecipientBook
 from casegold_sla.redact import mask_phones
@@ -39,11 +40,13 @@ class EscalationConsumer:
         recorded: Callable[[], None],
         # Quiet hours and a notice's age are decided at the moment of reading.
         clock: Clock = utc_now,
+        lag_interval: float = 5.0,
     ) -> None:
         self.consumer, self.store, self.book = consumer, store, book
         self.max_age, self.max_records = max_age, max_records
         self.recorded, self.clock = recorded, clock
         self.started = False
+        self.lag = LagReporter(consumer, lag_interval)
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Consume until `stopping` is set; the batch in hand is recorded and committed first."""
@@ -52,6 +55,7 @@ class EscalationConsumer:
         self.started = True
         while not stopping.is_set():
             batch = await self.consumer.getmany(timeout_ms=300, max_records=self.max_records)
+            await self.lag.maybe_refresh()
             if not batch:
                 continue
             planned = [
@@ -102,9 +106,14 @@ class EscalationConsumer:
         while True:
             try:
                 inserted = await self._record_isolating(planned)
-            except Exception:  # PostgreSQL away: keep the batch, retry, commit nothing meanwhile
+            except Exception as error:  # PostgreSQL away: keep the batch, retry, commit nothing
                 metrics.RECORD_FAILURES.inc()
-                log.exception("record_failed", deliveries=len(planned))
+                # No traceback: a database error may quote the values of the batch.
+                log.error(
+                    "record_failed",
+                    deliveries=len(planned),
+                    error=mask_phones(f"{type(error).__name__}: {error}"[:500]),
+                )
                 try:
                     await asyncio.wait_for(stopping.wait(), delay)
                     return False

@@ -158,9 +158,13 @@ class Dispatcher:
             # Shutdown ran out of grace: hand the delivery back rather than wait for the lease.
             await asyncio.shield(self.store.release(claim))
             raise
-        except Exception:
+        except Exception as error:
             # The outcome could not be recorded: the lease lapses and another attempt follows.
-            log.exception("delivery_failed", notice_id=str(claim.notice_id))
+            log.error(
+                "delivery_failed",
+                notice_id=str(claim.notice_id),
+                error=mask_phones(f"{type(error).__name__}: {error}"[:500]),
+            )
 
     async def _document(self, claim: Claim) -> dict[str, Any]:
         if claim.kind == "digest":

@@ -53,6 +53,12 @@ MESSAGES = Counter(
     ["outcome"],
     registry=REGISTRY,
 )
+CONSUMER_LAG = Gauge(
+    "casegold_consumer_lag",
+    "Records on an assigned partition of complaints.escalations not yet read.",
+    ["topic", "partition"],
+    registry=REGISTRY,
+)
 RECORD_FAILURES = Counter(
     "casegold_notifier_record_failures_total",
     "Batches whose deliveries could not be written to PostgreSQL (retried; offsets wait).",

@@ -47,6 +47,9 @@ class NotifierSettings(BaseSettings):
     per_recipient_in_flight: int = Field(4, ge=1, le=1000)
     poll_interval_seconds: float = Field(0.5, gt=0, le=60)
     batch_max_records: int = Field(500, ge=1, le=100_000)
+    lag_interval_seconds: float = Field(
+        5.0, gt=0, le=300, description="seconds between casegold_consumer_lag refreshes"
+    )
     max_notice_age_seconds: float = Field(86_400.0, gt=0, description="older notices: dead")
     shutdown_grace_seconds: float = Field(10.0, ge=0, le=300)
     migrate_on_start: bool = True

@@ -157,6 +157,7 @@ async def run(config: Config) -> None:
         timedelta(seconds=settings.max_notice_age_seconds),
         settings.batch_max_records,
         recorded=dispatcher.wake.set,
+        lag_interval=settings.lag_interval_seconds,
     )
     stopping = asyncio.Event()
     consuming = asyncio.create_task(consumer.run(stopping), name="consumer")

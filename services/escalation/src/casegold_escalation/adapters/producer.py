@@ -36,6 +36,19 @@ class FaustSender:
         if acks:
             await asyncio.gather(*acks)
 
+    async def pipelined(self, messages: Sequence[Message]) -> Awaitable[Any] | None:
+        """Send in order without waiting; what completes once the notices among them are
+        acknowledged (None when there are none: the rest is flushed before the commit)."""
+        producer = self.app.producer
+        acks: list[Awaitable[Any]] = []
+        for m in messages:
+            future = await producer.send(m.topic, m.key, m.value, None, None, None)
+            if m.notice_id is not None:
+                acks.append(future)
+            else:
+                cast(asyncio.Future[Any], future).add_done_callback(_report_failed_send)
+        return asyncio.gather(*acks) if acks else None
+
 
 def _report_failed_send(future: asyncio.Future[Any]) -> None:
     if not future.cancelled() and future.exception() is not None:

@@ -1,0 +1,169 @@
+"""Stores a case's new state only once its notices are acknowledged, without making the next
+record wait for that acknowledgement.
+
+A stored step must always have been sent: a state that says "tier 1 fired" must never reach the
+table (or its changelog) while the notice is still unacknowledged, or a crash in between loses
+the notice for good. Awaiting each acknowledgement before the next record made the agent wait
+one broker round trip per notice in line (about 70 ms each on a loaded host: 100 steps due a
+second kept it idle most of the time and 6-12 s behind the case events).
+
+So the agent sends and moves on; the write and the source record's ack wait in a queue, in
+order, until the notices before them are acknowledged. The source offset is committed only
+past acked records, so a crash redelivers every record whose write was still waiting. Until
+its write lands, the newest pending value of a case is read from `pending`, and a later update
+of that case queues behind it (never overtaking it in the table).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import weakref
+from collections import deque
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import faust.streams
+import structlog
+
+from casegold_escalation import metrics
+from casegold_escalation.processor import Message
+from casegold_sla.redact import mask_phones
+
+log = structlog.get_logger("casegold.escalation")
+
+# At most this many writes wait at once; the agent waits for the oldest beyond it.
+MAX_PENDING = 2000
+FIRST_DELAY = 0.1
+MAX_DELAY = 5.0
+
+
+@dataclass(eq=False, slots=True)
+class Pending:
+    """One record's table write (or deletion, value None) and the notices it waits for."""
+
+    event: Any
+    key: bytes
+    value: bytes | None
+    write: bool
+    messages: Sequence[Message]
+    acks: Awaitable[None] | None
+
+
+class WritePipeline:
+    """Orders table writes after the acknowledgements of the notices sent before them."""
+
+    def __init__(self, worker: Any, stream: Any) -> None:
+        self.worker, self.stream = worker, stream
+        self.queue: deque[Pending] = deque()
+        self.pending: dict[bytes, Pending] = {}
+        self.ready = asyncio.Event()
+        self.room = asyncio.Event()
+        self.room.set()
+        self.taken: Any = None  # the last event handed to submit (acked by the pipeline)
+        self.task: asyncio.Task[None] | None = None
+
+    def get(self, key: bytes) -> bytes | None:
+        """The case's newest value: a pending write's, else the table's."""
+        waiting = self.pending.get(key)
+        return waiting.value if waiting is not None else self.worker.cases.get(key)
+
+    def has(self, key: bytes) -> bool:
+        """Whether the case has a write still waiting."""
+        return key in self.pending
+
+    async def submit(
+        self,
+        event: Any,
+        key: bytes,
+        value: bytes | None,
+        unchanged: bool,
+        messages: Sequence[Message],
+    ) -> None:
+        """Send messages now; store value (None: delete) and ack the event once the notices
+        among them are acknowledged. `unchanged`: nothing to store."""
+        self.taken = event
+        acks = await self.worker.send.pipelined(messages)
+        if acks is None and (unchanged or key not in self.pending):
+            if not unchanged:
+                self._write(key, value)
+            await self.stream.ack(event)
+            return
+        while len(self.queue) >= MAX_PENDING:
+            self.room.clear()
+            await self.room.wait()
+        entry = Pending(event, key, value, not unchanged, messages, acks)
+        self.queue.append(entry)
+        if entry.write:
+            self.pending[key] = entry
+        metrics.WRITES_PENDING.set(len(self.queue))
+        self.ready.set()
+
+    def start(self) -> None:
+        """Start the writer (inside the agent, so it stops with it)."""
+        if self.task is None:
+            self.task = asyncio.ensure_future(self._run())
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            await asyncio.gather(self.task, return_exceptions=True)
+            self.task = None
+
+    async def _run(self) -> None:
+        while True:
+            if not self.queue:
+                self.ready.clear()
+                await self.ready.wait()
+                continue
+            head = self.queue[0]
+            await self._acknowledged(head)
+            # Faust's table takes the partition (of the store and the changelog) from the
+            # current event: the write belongs to the record that produced it.
+            faust.streams._current_event.set(weakref.ref(head.event))
+            if head.write:
+                self._write(head.key, head.value)
+            self.queue.popleft()
+            if self.pending.get(head.key) is head:
+                del self.pending[head.key]
+            await self.stream.ack(head.event)
+            metrics.WRITES_PENDING.set(len(self.queue))
+            self.room.set()
+
+    async def _acknowledged(self, head: Pending) -> None:
+        """Wait for the head's notices; on a failed send, send them again with back-off, and
+        crash the worker past the retry budget (the group then redelivers from the commit)."""
+        delay = FIRST_DELAY
+        deadline = time.monotonic() + self.worker.settings.retry_budget
+        while True:
+            try:
+                if head.acks is not None:
+                    await head.acks
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                metrics.RETRIES.labels("cases").inc()
+                if time.monotonic() + delay > deadline:
+                    log.critical("notices unacknowledged past the retry budget")
+                    await self.worker.app.crash(error)
+                    raise
+                log.warning("resending notices", error=mask_phones(repr(error)))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, MAX_DELAY)
+                try:
+                    head.acks = await self.worker.send.pipelined(head.messages)
+                except Exception as again:  # the producer itself refused: try again later
+                    head.acks = _failed(again)
+
+    def _write(self, key: bytes, value: bytes | None) -> None:
+        cases = self.worker.cases
+        if value is not None:
+            cases[key] = value
+        elif key in cases:
+            del cases[key]  # a tombstone on the changelog: recovery forgets it too
+
+
+async def _failed(error: Exception) -> None:
+    raise error
