@@ -56,7 +56,7 @@ def test_a_partition_with_ticks_not_yet_applied_sends_no_more_until_they_are() -
             self._committed_offset = {TP("w.ticks", 2): 30}
 
         def highwater(self, tp: Any) -> int | None:
-            ends = {0: 10, 1: 10, 2: 30, 3: None}
+            ends = {0: 10, 1: 10, 2: 30, 3: None, 5: 20}
             if tp.partition not in ends:
                 raise KeyError(tp)  # not assigned
             return ends[tp.partition]
@@ -67,8 +67,9 @@ def test_a_partition_with_ticks_not_yet_applied_sends_no_more_until_they_are() -
         tick_progress={0: 9, 1: 4},
     )
     # 0: read to its end; 1: five ticks queued; 2: nothing read, committed at the end;
-    # 3: end unknown; 4: not assigned.
-    assert ticks_queued(worker, {0, 1, 2, 3, 4}) == {1}
+    # 3: end unknown; 4: not assigned; 5: nothing read since a restart and no committed offset
+    # known — its ticks may all be applied, so holding it would stall it for good.
+    assert ticks_queued(worker, {0, 1, 2, 3, 4, 5}) == {1}
     index = DueIndex()
     index.schedule(1, b"a", 5)
     assert index.pop_due(10, 10, RETRY, {1: None}) == []

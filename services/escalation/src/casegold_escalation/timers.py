@@ -139,7 +139,13 @@ def ticks_queued(worker: Worker, partitions: set[int]) -> set[int]:
         except Exception:  # not assigned: nothing of ours to wait for
             continue
         done = worker.tick_progress.get(partition)
-        next_unread = done + 1 if done is not None else (committed.get(tp) or 0)
+        start = committed.get(tp)
+        if done is None and start is None:
+            # Nothing read since the assignment and no committed offset known: the ticks up
+            # to the end may all be applied already, and then none would come to unblock the
+            # partition. Not knowing costs a tick too many, never a step.
+            continue
+        next_unread = done + 1 if done is not None else int(start)
         if end is not None and int(end) > next_unread:
             queued.add(partition)
     return queued
