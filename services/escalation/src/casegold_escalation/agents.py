@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any, cast
 from uuid import UUID
@@ -64,7 +65,11 @@ async def cases_agent(worker: Worker, stream: faust.StreamT[bytes]) -> AsyncIter
                 step = functools.partial(apply_tick, worker, event, key, value)
             else:
                 step = functools.partial(apply_event, worker, event, key, value, message.offset)
-            await guarded(worker, "cases", step, topic=topic, offset=message.offset)
+            worker.record_started = time.monotonic()
+            try:
+                await guarded(worker, "cases", step, topic=topic, offset=message.offset)
+            finally:
+                worker.record_started = None
             if pipeline.taken is not event:  # skipped (poison, refused at the door)
                 await manual.ack(event)
             if topic != ticks_topic:

@@ -15,6 +15,7 @@ from casegold_escalation.lag import Progress
 from casegold_escalation.ports import ResendGuard, Sender
 from casegold_escalation.processor import CaseProcessor
 from casegold_escalation.settings import EscalationSettings
+from casegold_escalation.stall import StallWatch
 from casegold_platform.clock import Clock
 from casegold_platform.settings import KafkaSettings
 
@@ -109,6 +110,9 @@ class Worker:
     # The cases agent's ordered writes (set when the agent starts; see pipeline.py).
     pipeline: Any = None
     lag: LagGauge = field(default_factory=lambda: LagGauge(metrics.CONSUMER_LAG))
+    # When the cases agent started the record it is on (None between records; stall.py).
+    record_started: float | None = None
+    stalls: StallWatch = field(default_factory=lambda: StallWatch(2.0))
 
     def outcome(self, stage: str, ok: bool) -> None:
         """Note how an agent's last message went."""

@@ -54,6 +54,12 @@ RETRIES = Counter(
     ["stage"],
     registry=REGISTRY,
 )
+RESEEKS = Counter(
+    "casegold_escalation_partition_reseeks_total",
+    "Partitions sought back because their unread records never reached the agent (stall.py)",
+    ["topic"],
+    registry=REGISTRY,
+)
 TICKS = Counter(
     "casegold_escalation_ticks_total", "Ticks sent by the timer loop.", registry=REGISTRY
 )

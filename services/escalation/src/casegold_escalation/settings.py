@@ -47,6 +47,12 @@ class EscalationSettings(BaseSettings):
         le=3650,
         description="days a closed case is kept for a reopen, after its last event (0090)",
     )
+    stall_seconds: float = Field(
+        2.0,
+        gt=0,
+        le=300,
+        description="seek back a partition whose unread records reach nothing this long (s)",
+    )
     lag_interval: float = Field(
         5.0, gt=0, le=300, description="seconds between casegold_consumer_lag refreshes"
     )

@@ -33,6 +33,7 @@ async def timer_loop(worker: Worker) -> None:
     while not worker.app.should_stop:
         try:
             await tick_once(worker)
+            await reseek_stalled(worker)
             if time.monotonic() - lag_refreshed >= worker.settings.lag_interval:
                 lag_refreshed = time.monotonic()
                 refresh_lag(worker)
@@ -82,6 +83,42 @@ async def tick_once(worker: Worker) -> int:
     metrics.TIMERS_PENDING.set(worker.index.ticked + held)
     metrics.OPEN_CASES.set(len(worker.index))
     return sent
+
+
+async def reseek_stalled(worker: Worker) -> None:
+    """Seek back the partitions whose unread records never reach the agent (stall.py)."""
+    started = worker.record_started
+    if started is not None and time.monotonic() - started >= worker.settings.stall_seconds:
+        return  # the agent itself is held up (a dependency retried): nothing can be judged
+    settings = worker.settings
+    consumer: Any = worker.app.consumer
+    committed, delivered = consumer._committed_offset, consumer._read_offset
+    first: dict[TP, int | None] = {}
+    for partition in worker.indexed_partitions:
+        events, ticks = (
+            TP(settings.case_events_topic, partition),
+            TP(settings.ticks_topic, partition),
+        )
+        done = worker.progress.get(partition)
+        first[events] = done.offset + 1 if done else committed.get(events)
+        tick = worker.tick_progress.get(partition)
+        first[ticks] = tick + 1 if tick is not None else committed.get(ticks)
+    ends: dict[TP, int | None] = {}
+    for tp in first:
+        try:
+            ends[tp] = consumer.highwater(tp)
+        except Exception:  # not assigned (any more)
+            ends[tp] = None
+    handed = {tp: delivered.get(tp) for tp in first}
+    for tp, offset in worker.stalls.stalled(time.monotonic(), first, handed, ends):
+        metrics.RESEEKS.labels(tp.topic).inc()
+        log.warning(
+            "partition stalled: seeking back to its first unfinished record",
+            topic=tp.topic,
+            partition=tp.partition,
+            offset=offset,
+        )
+        await consumer.seek(tp, offset)
 
 
 def refresh_lag(worker: Worker) -> None:

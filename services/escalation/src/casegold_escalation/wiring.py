@@ -17,6 +17,7 @@ from casegold_escalation.adapters.topics import ensure_led_topics
 from casegold_escalation.app import Worker, make_app, make_table
 from casegold_escalation.processor import CaseProcessor, Topics
 from casegold_escalation.settings import EscalationSettings
+from casegold_escalation.stall import StallWatch
 from casegold_escalation.views import install_views
 from casegold_platform import kafka as kafka_admin
 from casegold_platform.clock import Clock, utc_now
@@ -91,6 +92,7 @@ def build_worker(
         ),
         send=FaustSender(app),
         recent=RecentlySent(kafka, settings.escalations_topic, settings.resend_guard_seconds),
+        stalls=StallWatch(settings.stall_seconds),
     )
     app.agent(worker.source, name="cases", concurrency=1)(_bound(agents.cases_agent, worker))
     app.agent(worker.customer_source, name="customers", concurrency=1)(
