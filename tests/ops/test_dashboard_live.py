@@ -31,11 +31,10 @@ pytestmark = pytest.mark.integration
 SETTLE_SECONDS = 45.0
 
 
-# The consumer-lag panel shows each consumer that exports casegold_consumer_lag (or its own
-# casegold_<service>_consumer_lag); the worker and the notifier are to be added once they do.
+# The consumer-lag panel shows each consumer: every one exports casegold_consumer_lag.
 LAG_OF_EACH_CONSUMER = {
     f"Consumer lag of {service}": f'service_topic:casegold_consumer_lag:sum{{service="{service}"}}'
-    for service in ("followup", "reporting")
+    for service in ("escalation", "notifier", "followup", "reporting")
 }
 
 
