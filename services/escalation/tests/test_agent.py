@@ -439,3 +439,43 @@ async def test_poison_and_retried_messages_are_logged_with_phones_masked(
     logged = [e for e in logs if e["event"] in ("poison message skipped", "retrying message")]
     assert [e["event"] for e in logged] == ["poison message skipped", "retrying message"]
     assert all(PHONE not in str(e) and MASKED in e["error"] for e in logged), logged
+
+
+async def test_a_case_whose_policy_version_cannot_be_read_yet_is_retried_not_skipped(
+    worker: tuple[Worker, list[Message]],
+) -> None:
+    escalation_worker, sent = worker
+    registry = escalation_worker.policies.registry
+    frozen = registry.current
+    case_id = uuid4()
+    key = str(case_id).encode()
+    agent = escalation_worker.app.agents["cases"]
+    async with agent.test_context() as context:
+        await context.put(dump(make_case_opened(case_id=case_id, at=DEFAULT_TIME)), key=key)
+        await until(lambda: escalation_worker.cases.get(key) is not None)
+        opened_state = escalation_worker.cases.get(key)
+        # Another policy is current now and the case's version is not held: as on a worker
+        # started after another one published the version the case was frozen under.
+        other = load_policy(Path(repo_root(), "deploy", "policy", "default.yaml"))
+        registry.add(other, make_current=True)
+        del registry._sets[frozen.version]
+        refreshes: list[str] = []
+
+        async def refresh() -> int:
+            refreshes.append("read")
+            if len(refreshes) == 1:
+                raise ConnectionError("broker away")  # the policies topic unreadable
+            if len(refreshes) >= 3:
+                registry.add(frozen)  # the version arrives on the third read
+            return 1
+
+        escalation_worker.policies.refresh = refresh  # type: ignore[method-assign]
+        retried = sample("casegold_escalation_retries_total", stage="cases")
+        skipped = sample("casegold_escalation_failures_total", stage="cases")
+        ack = make_event("case_acknowledged", case_id=case_id, at=DEFAULT_TIME)
+        await context.put(dump(ack), key=key)
+        await until(lambda: escalation_worker.cases.get(key) != opened_state)
+    assert len(refreshes) == 3
+    assert sample("casegold_escalation_retries_total", stage="cases") == retried + 2
+    assert sample("casegold_escalation_failures_total", stage="cases") == skipped, "not poison"
+    assert not [e for e in escalations(sent) if e.case_id == case_id]

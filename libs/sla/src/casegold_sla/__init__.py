@@ -35,7 +35,7 @@ from casegold_sla.policy_loader import (
     load_policy,
     load_policy_text,
 )
-from casegold_sla.serialize import StateFormatError, dump_state, load_state
+from casegold_sla.serialize import PolicyVersionUnknown, StateFormatError, dump_state, load_state
 from casegold_sla.state import (
     CaseState,
     ClockView,
@@ -62,6 +62,7 @@ __all__ = [
     "PolicyError",
     "PolicyRegistry",
     "PolicySet",
+    "PolicyVersionUnknown",
     "Problem",
     "Rejection",
     "RepeatRule",

@@ -20,6 +20,10 @@ class StateFormatError(ValueError):
     """A stored state that cannot be restored (unknown format or policy version)."""
 
 
+class PolicyVersionUnknown(StateFormatError):
+    """A stored state frozen under a policy version the registry does not hold (yet)."""
+
+
 def dump_state(state: CaseState) -> dict[str, Any]:
     """The state as a JSON-safe dict."""
     policy = state.policy
@@ -64,7 +68,7 @@ def load_state(document: dict[str, Any], registry: PolicyRegistry) -> CaseState:
     try:
         policy_set = registry.get(reference["version"])
     except KeyError:
-        raise StateFormatError(
+        raise PolicyVersionUnknown(
             f"policy version {reference['version']} is not in the registry"
         ) from None
     policy = policy_set.snapshot(reference["name"], reference["period"], document["sensitive"])

@@ -32,7 +32,7 @@ from casegold_escalation.processor import (
     forget_customer_case,
 )
 from casegold_escalation.records import CustomerCase, Tick
-from casegold_sla import StateFormatError
+from casegold_sla import PolicyVersionUnknown, StateFormatError
 from casegold_sla.redact import mask_phones
 
 log = structlog.get_logger("casegold.escalation")
@@ -139,13 +139,21 @@ def key_problem(key: bytes, case_id: UUID) -> str | None:
     return "key_mismatch" if canonical else "bad_key"
 
 
+class PolicyUnavailable(RuntimeError):
+    """A case's policy version is on no policy this worker could read: not the record's fault,
+    so the guard retries it (and stops the worker past its budget) instead of skipping it."""
+
+
 async def _with_policies(worker: Worker, step: Callable[[], CaseUpdate]) -> CaseUpdate:
     try:
         return step()
     except StateFormatError:
         # A case frozen under a policy version another worker published after we started.
         await worker.policies.refresh()
+    try:
         return step()
+    except PolicyVersionUnknown as error:
+        raise PolicyUnavailable(str(error)) from None
 
 
 async def commit(

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import asyncio
 
+import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from casegold_platform.kafka import durable_producer
 from casegold_platform.settings import KafkaSettings
 from casegold_sla import PolicyRegistry, PolicySet, load_policy_text
-from casegold_sla.policy_loader import without_recipients
+from casegold_sla.policy_loader import PolicyError, without_recipients
+
+log = structlog.get_logger("casegold.escalation")
 
 
 class PolicyStore:
@@ -63,11 +66,17 @@ class PolicyStore:
                             continue
                         version = message.key.decode()
                         if version != self.registry.current.version:
-                            text = message.value.decode("utf-8")
-                            self.registry.add(
-                                load_policy_text(text, f"policy {version}", version=version)
-                            )
+                            self._add(version, message.value)
                         count += 1
                 return count
             finally:
                 await consumer.stop()
+
+    def _add(self, version: str, value: bytes) -> None:
+        """Load one version; one that cannot be loaded is left out, not fatal to the others
+        (a case frozen under it waits, retried, until a good copy is published)."""
+        try:
+            text = value.decode("utf-8")
+            self.registry.add(load_policy_text(text, f"policy {version}", version=version))
+        except (UnicodeDecodeError, PolicyError) as error:
+            log.error("policy version unreadable on the topic", version=version, error=str(error))
