@@ -270,6 +270,10 @@ class Load:
             "first": dict(Counter(r.first for r in requests)),
             "final": dict(Counter(r.final for r in requests)),
             "retried": sum(r.attempts > 1 for r in requests),
+            # What each definite refusal was: the request's kind and the status it got.
+            "refusals": dict(
+                Counter(f"{r.kind} {r.status}" for r in requests if r.final == "refused")
+            ),
             "scripts": dict(Counter(c.script for c in self.cases)),
         }
 

@@ -56,7 +56,7 @@ class Outcome:
             f"requests {self.load['requests']} ({self.rates['requests_per_s']:.0f}/s over "
             f"{self.rates['load_s']:.0f} s), cases {self.load['cases']} {self.load['scripts']}",
             f"first answers {self.load['first']}, final {self.load['final']}, "
-            f"retried {self.load['retried']}",
+            f"retried {self.load['retried']}, refusals {self.load.get('refusals', {})}",
             f"faults {self.faults['faults']}: {self.faults['by_kind']}; slowest recovery "
             f"{self.faults['slowest_recovery_s']} s",
             f"lost {figures['lost']}, duplicated {figures['duplicated']}, false escalations "

@@ -218,8 +218,7 @@ run_tests() {
     deploy/ops-tools.sh ensure
     ensure_servers
     log "pytest"
-    # The short fault run still finds worker defects (docs/reliability.md): `make faults`.
-    .venv/bin/pytest -m "not faults" "$@"
+    .venv/bin/pytest "$@"
 }
 
 run_benchmarks() {

@@ -16,8 +16,6 @@ from tests.support.brokers import ScratchBroker
 from tests.support.receivers import Receiver
 from tests.support.scratch_postgres import ScratchPostgres
 
-# Not in `make test` yet: under faults it still sees missed, duplicated and false steps and
-# events twice on the topic (docs/reliability.md, "What the short run finds"); `make faults`.
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.faults,
@@ -69,7 +67,13 @@ async def test_every_2xx_case_and_command_is_on_the_topic_and_projected_exactly_
 async def test_indeterminate_and_refused_requests_are_resolved_by_their_retry(
     outcome: Outcome,
 ) -> None:
-    assert outcome.load["final"].get("ok", 0) >= outcome.load["requests"] - 5
+    final = outcome.load["final"]
+    assert set(final) <= {"ok", "refused"}, explain(outcome, [f"final answers {final}"])
+    # The one refusal a client that retries with its key may get: the outcome of a revisit
+    # whose lease ran out while follow-up or PostgreSQL was down (the fencing 409); the
+    # callback is leased again and answered (the callback test checks that none is lost).
+    refusals = outcome.load["refusals"]
+    assert set(refusals) <= {"outcome 409"}, explain(outcome, [f"refusals {refusals}"])
     problems = outcome.verdict.of("unresolved")
     assert problems == [], explain(outcome, problems)
 
@@ -80,13 +84,6 @@ async def test_every_due_step_fired_once_and_reached_each_recipient_once(outcome
     assert problems == [], explain(outcome, problems)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="escalation worker: under load after a worker kill -9 and a broker kill -9, steps fire "
-    "for milestones met by a case event whose broker timestamp precedes the due instant (seen: "
-    "solution_agreed tier_2 due T fired at T+1.6 s; the case_resolved that met it is on the "
-    "partition with timestamp T-1.8 s); 10 of 1,059 steps in one short run",
-)
 async def test_no_step_fires_for_a_milestone_met_before_its_due_instant(outcome: Outcome) -> None:
     problems = outcome.verdict.of("false_escalation")
     assert problems == [], explain(outcome, problems)
