@@ -65,7 +65,8 @@ class Outcome:
             f"{figures.get('steps_fired', 0)} steps (max lag {figures.get('fire_lag_max_s', 0)} s)",
             f"leases {figures.get('leases', 0)}, double leases {figures.get('double_lease', 0)}, "
             f"revisits answered {figures.get('revisits_answered', 0)}, notices resent under the "
-            f"same id {figures.get('notices_resent_same_id', 0)}, written without a 2xx "
+            f"same id {figures.get('notices_resent_same_id', 0)}, events republished under "
+            f"their id {figures.get('republished', 0)}, written without a 2xx "
             f"{figures.get('written_without_2xx', 0)}",
             f"run {self.elapsed:.0f} s; still pending at the end: {len(self.verdict.pending)}",
         ]
