@@ -25,16 +25,29 @@ PROCESSOR = CaseProcessor(
     Topics("customers"),
 )
 ACCEPTED = ("note_added", "customer_awaited", "case_resumed", "case_acknowledged", "case_assigned")
+# Commands refused in every state the accepted ones reach (the test checks each was refused):
+# the case exists, it is not closed or resolved, it has no dealer clock, no promise was made.
+REFUSED = (
+    "case_opened",
+    "case_closed",
+    "case_reopened",
+    "dealer_responded",
+    "dealer_solution_agreed",
+    "promise_kept",
+)
 
 
-def run(events: list[Event]) -> list[tuple[UUID, str, datetime]]:
-    """Feed events in order, with the ticks a timer sends in between; the steps fired, when."""
+def run(events: list[Event], refusals: list[str] | None = None) -> list[tuple[UUID, str, datetime]]:
+    """Feed events in order, with the ticks a timer sends in between; the steps fired, when
+    (and the reasons of the refusals, into `refusals`)."""
     record: bytes | None = None
     next_check: int | None = None
     fired: list[tuple[UUID, str, datetime]] = []
 
     def keep(update: CaseUpdate, at: datetime) -> None:
         nonlocal record, next_check
+        if update.rejection is not None and refusals is not None:
+            refusals.append(update.rejection.reason)
         record, next_check = update.stored, update.next_check_us
         for message in update.messages:
             event = parse(message.value)
@@ -67,9 +80,12 @@ def sequences(draw: st.DrawFn) -> tuple[list[Event], list[Event]]:
     refused_at = sorted(draw(st.lists(st.integers(1, 40_000), min_size=1, max_size=5)))
     with_refused = list(base)
     for ms in refused_at:
-        # Opening a case that exists is always refused (case_exists).
         at = T0 + timedelta(milliseconds=ms)
-        with_refused.append(make_case_opened(case_id=CASE, at=at, recorded_at=at))
+        kind = draw(st.sampled_from(REFUSED))
+        if kind == "case_opened":
+            with_refused.append(make_case_opened(case_id=CASE, at=at, recorded_at=at))
+        else:
+            with_refused.append(make_event(kind, case_id=CASE, at=at))
     with_refused.sort(key=lambda e: to_us(e.occurred_at))
     return base, with_refused
 
@@ -80,7 +96,11 @@ def test_refused_commands_leave_the_fired_steps_and_their_instants_unchanged(
     pair: tuple[list[Event], list[Event]],
 ) -> None:
     base, with_refused = pair
-    assert run(with_refused) == run(base)
+    refused: list[str] = []
+    refused_before: list[str] = []  # the base may hold refusals too (a resume while not paused)
+    assert run(with_refused, refused) == run(base, refused_before)
+    inserted = len(with_refused) - len(base)
+    assert len(refused) == len(refused_before) + inserted, "every inserted command was refused"
 
 
 def test_a_refusal_while_a_step_is_due_keeps_the_step_s_instant() -> None:
