@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import subprocess
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 from tests.support.brokers import ScratchBroker, free_port
-from tests.support.scratch_postgres import ScratchPostgres, _as_postgres, _bin
+from tests.support.scratch_postgres import ScratchPostgres, running_scratch_postgres
 
 
 @contextlib.contextmanager
@@ -38,22 +35,5 @@ def scratch_broker(folder: Path, heap: str = "384m") -> Iterator[ScratchBroker]:
 @contextlib.contextmanager
 def scratch_postgres() -> Iterator[ScratchPostgres]:
     """A started, initdb'd cluster on a free port, removed afterwards."""
-    folder = tempfile.mkdtemp(prefix="casegold-rel-pg-")
-    os.chmod(folder, 0o755)
-    if os.getuid() == 0:
-        shutil.chown(folder, "postgres", "postgres")
-    done = subprocess.run(
-        _as_postgres(_bin("initdb"), "-D", f"{folder}/data", "-U", "casegold", "-A", "trust"),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    server = ScratchPostgres(folder, free_port())
-    server.start()
-    try:
+    with running_scratch_postgres("casegold-rel-pg-") as server:
         yield server
-    finally:
-        with contextlib.suppress(AssertionError):
-            server.stop("fast")
-        shutil.rmtree(folder, ignore_errors=True)

@@ -57,10 +57,10 @@ class ScratchPostgres:
         self._ctl("-m", mode, "-w", "stop")
 
 
-@pytest.fixture
-def scratch_postgres() -> Iterator[ScratchPostgres]:
-    """A running scratch cluster, removed after the test."""
-    folder = tempfile.mkdtemp(prefix="casegold-pg-")
+@contextlib.contextmanager
+def running_scratch_postgres(prefix: str = "casegold-pg-") -> Iterator[ScratchPostgres]:
+    """A started, initdb'd cluster on a free port, removed afterwards."""
+    folder = tempfile.mkdtemp(prefix=prefix)
     os.chmod(folder, 0o755)
     if os.getuid() == 0:
         shutil.chown(folder, "postgres", "postgres")
@@ -76,6 +76,13 @@ def scratch_postgres() -> Iterator[ScratchPostgres]:
     try:
         yield server
     finally:
-        with contextlib.suppress(AssertionError):  # already stopped by the test
+        with contextlib.suppress(AssertionError):  # already stopped by a test or a fault
             server.stop("fast")
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def scratch_postgres() -> Iterator[ScratchPostgres]:
+    """A running scratch cluster, removed after the test."""
+    with running_scratch_postgres() as server:
+        yield server
