@@ -27,7 +27,7 @@ from casegold_escalation.settings import EscalationSettings
 from casegold_escalation.timers import tick_messages, tick_once
 from casegold_escalation.wiring import build_worker
 from casegold_platform.settings import KafkaSettings
-from casegold_sla import load_policy
+from casegold_sla import load_policy, to_us
 from tests.support import repo_root
 
 
@@ -78,7 +78,23 @@ def make_worker(
     sends = CapturedSends()
     worker.send = sends
     worker.recent = NothingSentBefore()
+    consumer: Any = app.consumer
+    consumer.highwater = read_to_the_end(worker)
     return worker, sends.sent
+
+
+def read_to_the_end(worker: Worker, unread: int = 0) -> Callable[[Any], int]:
+    """The consumer's partition ends as if every record the test put were the last one, or
+    `unread` records more on the case-events partitions."""
+
+    def highwater(tp: Any) -> int:
+        if tp.topic == worker.settings.ticks_topic:
+            applied = worker.tick_progress.get(tp.partition)
+            return applied + 1 if applied is not None else 0
+        done = worker.progress.get(tp.partition)
+        return (done.offset + 1 if done else 0) + unread
+
+    return highwater
 
 
 @pytest.fixture
@@ -479,3 +495,35 @@ async def test_a_case_whose_policy_version_cannot_be_read_yet_is_retried_not_ski
     assert sample("casegold_escalation_retries_total", stage="cases") == retried + 2
     assert sample("casegold_escalation_failures_total", stage="cases") == skipped, "not poison"
     assert not [e for e in escalations(sent) if e.case_id == case_id]
+
+
+async def test_a_tick_applied_behind_unread_events_fires_only_what_was_due_before_them(
+    worker: tuple[Worker, list[Message]],
+) -> None:
+    # A tick sent before a restart, applied after it while the case's acknowledgement (accepted
+    # before tier 1 was due) is still unread: it must not fire past that acknowledgement.
+    escalation_worker, sent = worker
+    case_id = uuid4()
+    key = str(case_id).encode()
+    agent = escalation_worker.app.agents["cases"]
+    async with agent.test_context() as context:
+        opening = make_case_opened(case_id=case_id, at=DEFAULT_TIME, priority="P1")
+        # Read at the broker's 3.5 s: P1's warning (3 s) was due before it, tier 1 (4 s) not.
+        accepted = (DEFAULT_TIME + timedelta(seconds=3.5)).timestamp()
+        await context.put(dump(opening), key=key, timestamp=accepted)
+        consumer: Any = escalation_worker.app.consumer
+        consumer.highwater = read_to_the_end(escalation_worker, unread=1)
+        escalation_worker.clock = lambda: DEFAULT_TIME + timedelta(seconds=9)
+        await put_tick(context, escalation_worker, case_id)
+        steps = [e.payload.step for e in escalations(sent) if e.case_id == case_id]
+        assert steps == ["warning"], "only the step due before the unread record fired"
+        assert escalation_worker.index.due_of(key) == to_us(DEFAULT_TIME + timedelta(seconds=4))
+        # Nothing of the partition read since the assignment: nothing fires, the case waits.
+        escalation_worker.progress.clear()
+        await put_tick(context, escalation_worker, case_id)
+        assert [e.payload.step for e in escalations(sent) if e.case_id == case_id] == steps
+        # Read to the end: what is due at the clock fires.
+        consumer.highwater = read_to_the_end(escalation_worker)
+        await put_tick(context, escalation_worker, case_id)
+    fired = [e.payload.step for e in escalations(sent) if e.case_id == case_id]
+    assert fired[:2] == ["warning", "tier_1"]

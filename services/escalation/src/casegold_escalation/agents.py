@@ -31,8 +31,9 @@ from casegold_escalation.processor import (
     count_customer_case,
     forget_customer_case,
 )
-from casegold_escalation.records import CustomerCase, Tick
-from casegold_sla import PolicyVersionUnknown, StateFormatError
+from casegold_escalation.records import CustomerCase, Tick, next_check_of
+from casegold_escalation.timers import event_bounds
+from casegold_sla import PolicyVersionUnknown, StateFormatError, from_us
 from casegold_sla.redact import mask_phones
 
 log = structlog.get_logger("casegold.escalation")
@@ -123,7 +124,22 @@ async def apply_tick(worker: Worker, event: Any, key: bytes, value: bytes) -> No
         metrics.REJECTED.labels(reason).inc()
         return
     stored = worker.pipeline.get(key)
-    update = await _with_policies(worker, lambda: worker.processor.on_tick(stored, worker.clock()))
+    if stored is None:
+        return  # a tick for a case this worker no longer holds
+    now, partition = worker.clock(), event.message.partition
+    until = now
+    if worker.settings.wait_for_unread:
+        # A tick may have waited on its topic (sent before a restart, applied after): what it
+        # fires is decided under the same hold as the timer's, at apply time (decision 0033).
+        bounds = event_bounds(worker, {partition})
+        if partition in bounds:
+            bound = bounds[partition]
+            if bound is None:
+                # Nothing of the partition read yet: the case waits in the index, at its due.
+                worker.index.schedule(partition, key, next_check_of(stored))
+                return
+            until = min(now, from_us(bound - 1))
+    update = await _with_policies(worker, lambda: worker.processor.on_tick(stored, now, until))
     await commit(worker, event, key, stored, update)
 
 

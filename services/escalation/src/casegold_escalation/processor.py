@@ -156,14 +156,17 @@ class CaseProcessor:
         customer = CustomerCase(event.payload.customer_key, event.case_id, to_us(event.occurred_at))
         return [Message(self.topics.customers, customer.customer_key.encode(), customer.encode())]
 
-    def on_tick(self, stored: bytes | None, now: datetime) -> CaseUpdate:
-        """Fire what is due at now for a stored case (a tick for an unknown case does nothing)."""
+    def on_tick(
+        self, stored: bytes | None, now: datetime, until: datetime | None = None
+    ) -> CaseUpdate:
+        """Fire what is due at now (or only up to `until`, when records accepted after it are
+        still unread) for a stored case; a tick for an unknown case does nothing."""
         if stored is None:
             return CaseUpdate(None, None)
         state, context = self._load(stored)
         if expired(state, context.closed_us, self.retention_us, to_us(now)):
             return self._forget(state, context)
-        return self._decide(state, context, now)
+        return self._decide(state, context, now, decided_at=until)
 
     def _forget(self, state: CaseState, context: CaseContext) -> CaseUpdate:
         """Delete a case past its retention, and tell its customer's partition to drop it."""
@@ -184,9 +187,12 @@ class CaseProcessor:
         context: CaseContext,
         now: datetime,
         breached: tuple[tuple[str, int], ...] = (),
+        decided_at: datetime | None = None,
     ) -> CaseUpdate:
-        decision = decide(state, now)
-        now_us = to_us(now)
+        # What fires is decided at `decided_at` (never later than now); it is sent stamped now.
+        at = now if decided_at is None else min(now, decided_at)
+        decision = decide(state, at)
+        now_us = to_us(at)
         breaches = context.new_breaches((*breached, *unmarked_breaches(decision.state, now_us)))
         # Notices show the history before this decision; then the fired steps join it.
         messages = _escalation_messages(decision, context, now, self.topics.escalations)

@@ -134,6 +134,15 @@ def refresh_lag(worker: Worker) -> None:
 
 
 def unread_bounds_of(worker: Worker, partitions: set[int]) -> dict[int, int | None]:
+    """Per partition with unread case events or unapplied ticks, the instant from which due
+    steps wait (None: all of them)."""
+    bounds = event_bounds(worker, partitions)
+    for partition in ticks_queued(worker, partitions):
+        bounds[partition] = None
+    return bounds
+
+
+def event_bounds(worker: Worker, partitions: set[int]) -> dict[int, int | None]:
     """Per partition with unread case events, the instant from which due steps wait."""
     topic = worker.settings.case_events_topic
     consumer: Any = worker.app.consumer
@@ -149,12 +158,9 @@ def unread_bounds_of(worker: Worker, partitions: set[int]) -> dict[int, int | No
         if end is not None:
             ends[partition] = int(end)
     committed = consumer._committed_offset  # Faust keeps the group's offsets per partition
-    bounds = unread_bounds(
+    return unread_bounds(
         partitions, ends, worker.progress, {p: committed.get(tp) for p, tp in tps.items()}
     )
-    for partition in ticks_queued(worker, partitions):
-        bounds[partition] = None
-    return bounds
 
 
 def ticks_queued(worker: Worker, partitions: set[int]) -> set[int]:
