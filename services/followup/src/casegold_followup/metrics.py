@@ -64,9 +64,10 @@ class FollowupMetrics:
         # Plain copies of the gauges, for the read API.
         self.due_now: dict[str, int] = dict.fromkeys(CALLBACK_KINDS, 0)
         self.oldest_age_now = 0.0
+        # Bound once: labels() takes a lock and builds a key on every call of the lease path.
+        self.leased = {kind: self.leases.labels(kind) for kind in CALLBACK_KINDS}
         for kind in CALLBACK_KINDS:
             self.due.labels(kind).set(0)
-            self.leases.labels(kind)
         for outcome in REVISIT_OUTCOMES:
             self.outcomes.labels(outcome)
 

@@ -82,7 +82,7 @@ class CallbackQueue:
         """Lease up to `limit` callbacks to `agent_id`, each with its own token."""
         rows = await self._batcher.lease(agent_id, kinds, limit)
         for row in rows:
-            self.metrics.leases.labels(row["kind"]).inc()
+            self.metrics.leased[row["kind"]].inc()
         return rows
 
     async def _lease_rows(
