@@ -204,6 +204,12 @@ async def applied_events(port: int) -> float:
     return 0.0
 
 
+def server_cpu(pid: int) -> float:
+    """CPU seconds (user + system) the process has used, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def serve(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [PYTHON, *args], env=env, cwd=ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT
@@ -259,7 +265,10 @@ async def main() -> int:
         print(f"scheduling: {absorbed:,.0f} case events/s absorbed by the consumer")
         count = await admin.fetchval(f'SELECT count(*) FROM "{schema}".followup_callbacks')
         print(f"callbacks in the ledger: {count:,}")
+        cpu = server_cpu(processes[0].pid)
         figures = await drive(port, args.agents, args.duration)
+        cpu = server_cpu(processes[0].pid) - cpu
+        requests = figures["requests_per_s"] * args.duration
         processes.append(
             serve(
                 [
@@ -281,16 +290,22 @@ async def main() -> int:
             )
         )
         await wait_http(ceiling_port, "/readyz", 30)
+        ceiling_cpu = server_cpu(processes[1].pid)
         ceiling = await drive(ceiling_port, args.agents, args.duration)
+        ceiling_cpu = server_cpu(processes[1].pid) - ceiling_cpu
+        ceiling_requests = max(ceiling["requests_per_s"] * args.duration, 1)
         print(
             f"follow-up: {figures['leases_per_s']:,.0f} leases/s, p50 {figures['p50_ms']:.1f} ms,"
             f" p99 {figures['p99_ms']:.1f} ms, {figures['double_leases']:.0f} double leases,"
-            f" {figures['errors']:.0f} errors ({args.agents} agents, {args.duration:.0f} s)"
+            f" {figures['errors']:.0f} errors ({args.agents} agents, {args.duration:.0f} s);"
+            f" server CPU {cpu / max(requests, 1) * 1e6:.0f} µs per lease request"
         )
         print(
             f"ceiling (bare FastAPI, same body, no I/O): {ceiling['requests_per_s']:,.0f} req/s,"
-            f" p50 {ceiling['p50_ms']:.1f} ms, p99 {ceiling['p99_ms']:.1f} ms"
+            f" p50 {ceiling['p50_ms']:.1f} ms, p99 {ceiling['p99_ms']:.1f} ms;"
+            f" server CPU {ceiling_cpu / ceiling_requests * 1e6:.0f} µs per request"
         )
+        print(f"load average {os.getloadavg()[0]:.2f} after the run")
         met = (
             figures["leases_per_s"] >= BAR_RATE
             and figures["p99_ms"] <= BAR_P99 * 1000

@@ -225,6 +225,13 @@ async def test_roles_and_bad_input(
         assert as_agent.status_code == 403
         revisit = {"Authorization": "Bearer dev-revisit-key"}
         assert (await app.client.get("/v1/callbacks", headers=revisit)).status_code == 403
+        bad_limit = await app.client.post(
+            "/v1/callbacks/lease", json={"agent_id": "a", "limit": 0}, headers=revisit
+        )
+        assert bad_limit.status_code == 422
+        assert [p["loc"] for p in bad_limit.json()["detail"]] == [["body", "limit"]]
+        not_json = await app.client.post("/v1/callbacks/lease", content=b"{", headers=revisit)
+        assert not_json.status_code == 422
         no_score = await app.client.post(
             f"/v1/callbacks/{uuid4()}/outcome",
             json={"lease_token": str(uuid4()), "outcome": "satisfied"},

@@ -20,11 +20,10 @@ from casegold_contracts import Event, dump, message_key, parse
 from casegold_contracts.builders import DEFAULT_TIME, make_event
 from casegold_followup.settings import FollowupSettings
 from casegold_followup.wiring import Parts, create_app
-from casegold_platform.kafka import TopicSpec, ensure_topics
+from casegold_platform.kafka import TopicSpec, durable_producer, ensure_topics
 from casegold_platform.settings import KafkaSettings
 from casegold_sla import PolicySet, load_policy
 from tests.support import repo_root
-from tests.support.processes import publish as publish_records
 
 FAST_POLICY = os.path.join(repo_root(), "deploy", "policy", "fast.yaml")
 REVISIT_KEY = {"Authorization": "Bearer dev-revisit-key"}
@@ -54,8 +53,19 @@ class Followup:
     kafka: KafkaSettings
 
     async def publish(self, events: Iterable[Event | tuple[bytes, bytes]]) -> None:
-        records = (e if isinstance(e, tuple) else (message_key(e), dump(e)) for e in events)
-        await publish_records(self.kafka, self.topic, records)
+        """Append the records, acks=all; in order per key (the idempotent producer keeps it).
+
+        Sent together, not one acknowledged round trip after another: 2,000 events one at a
+        time took 10 s on a quiet machine and minutes on a loaded one.
+        """
+        records = [e if isinstance(e, tuple) else (message_key(e), dump(e)) for e in events]
+        producer = durable_producer(self.kafka)
+        await producer.start()
+        try:
+            sent = [await producer.send(self.topic, value, key=key) for key, value in records]
+            await asyncio.gather(*sent)
+        finally:
+            await producer.stop()
 
     async def lease(self, agent: str, limit: int = 1, **extra: Any) -> list[dict[str, Any]]:
         reply = await self.client.post(

@@ -16,6 +16,7 @@ from casegold_sla import (
     business_between,
     clocks,
     decide,
+    due_times,
     evolve,
     load_policy_text,
     plan,
@@ -243,3 +244,24 @@ def test_plan_agrees_with_decide(
         emitted |= {(e.escalation_id, e.repeat): e.due_at for e in decision.escalations}
         assert emitted[(planned.escalation_id, planned.repeat)] == planned.due_at
         state = decision.state
+
+
+@slow
+@given(calendars, starts, histories)
+def test_due_times_are_the_due_instants_of_the_clocks(
+    calendar: str, opened: datetime, actions: list[tuple[str, int, int]]
+) -> None:
+    policies = policy(calendar)
+    state = fold(policies, event("case_opened", opened, sensitive=True, event_id=uuid_of(0)))
+    now = opened
+    history: dict[str, Any] = {"promises": 0, "fired": []}
+    for number, (kind, gap, extra) in enumerate(actions, start=1):
+        now += gap * MINUTE
+        if kind == "decide":
+            state = decide(state, now).state
+        else:
+            fields = payload_for(kind, now, extra, history)
+            result = evolve(state, event(kind, now, event_id=uuid_of(number), **fields), policies)
+            state = state if isinstance(result, Rejection) else result
+        views = clocks(state, now)
+        assert due_times(state) == {v.milestone: v.due_at for v in views if v.due_at is not None}

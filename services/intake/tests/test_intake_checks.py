@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import unicodedata
 from typing import Any
 
+import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from casegold_intake.checks import forbidden_control
+from casegold_intake.checks import forbidden_control, may_hold_control
 from tests.support.intake import AGENT, IVR, Api, case_body, mention_body
 
 CASES = "/v1/cases"
@@ -120,3 +124,22 @@ def test_forbidden_controls_are_exactly_unicode_cc_less_tab_and_newline() -> Non
         char = chr(code)
         expected = unicodedata.category(char) == "Cc" and char not in "\t\n"
         assert forbidden_control(f"a{char}b") is expected, hex(code)
+
+
+@given(st.text(), st.sampled_from(["json-ascii", "json-utf8", "orjson"]))
+def test_the_raw_body_precheck_never_misses_a_control_character(text: str, encoding: str) -> None:
+    body = {"summary": text, "customer": {"name": text[::-1]}}
+    if encoding == "orjson":
+        raw = orjson.dumps(body)
+    else:
+        ascii_only = encoding == "json-ascii"
+        raw = json.dumps(body, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass")
+    if forbidden_control(text):
+        assert may_hold_control(raw)
+
+
+def test_the_raw_body_precheck_passes_ordinary_bodies() -> None:
+    plain = json.dumps(case_body(description="line one\n\tline two, 记者")).encode()
+    assert not may_hold_control(plain)
+    assert not may_hold_control(json.dumps(case_body(), ensure_ascii=False).encode())
+    assert may_hold_control(json.dumps(case_body(summary="caf\u00e9")).encode())  # false alarm

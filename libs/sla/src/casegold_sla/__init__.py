@@ -12,7 +12,7 @@ from casegold_sla.calendar import (
     parse_hours,
 )
 from casegold_sla.contact import next_contact_time
-from casegold_sla.decide import clocks, decide, decide_us, plan
+from casegold_sla.decide import clocks, decide, decide_us, due_times, plan
 from casegold_sla.durations import format_duration, parse_duration
 from casegold_sla.evolve import Result, evolve
 from casegold_sla.instants import from_us, to_us
@@ -75,6 +75,7 @@ __all__ = [
     "clocks",
     "decide",
     "decide_us",
+    "due_times",
     "dump_state",
     "evolve",
     "format_duration",

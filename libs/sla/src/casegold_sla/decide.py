@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from casegold_sla.clock import fire_due, next_reminder, odometer, offset_instant, planned
 from casegold_sla.instants import from_us, span, to_us
-from casegold_sla.state import CaseState, ClockView, Decision, PlannedStep
+from casegold_sla.state import CaseState, ClockView, Decision, Milestone, PlannedStep
 
 _NEVER = datetime.max.replace(tzinfo=UTC)
 
@@ -76,9 +76,7 @@ def clocks(state: CaseState, now: datetime) -> tuple[ClockView, ...]:
         if rule.wall_clock:
             continue
         breach = milestone.start + rule.target
-        due = (
-            offset_instant(state, milestone, rule.target) if breach >= state.anchor_offset else None
-        )
+        due = _due_us(state, milestone)
         views.append(
             ClockView(
                 milestone=milestone.name,
@@ -91,6 +89,28 @@ def clocks(state: CaseState, now: datetime) -> tuple[ClockView, ...]:
             )
         )
     return tuple(views)
+
+
+def due_times(state: CaseState) -> dict[str, datetime]:
+    """When each running business-time clock is due: the known `due_at`s of `clocks`, alone.
+
+    For a caller that needs nothing else (intake's reply to a new case): no odometer reading,
+    no elapsed or target spans.
+    """
+    due = {}
+    for milestone in state.milestones:
+        if not milestone.rule.wall_clock:
+            instant = _due_us(state, milestone)
+            if instant is not None:
+                due[milestone.name] = from_us(instant)
+    return due
+
+
+def _due_us(state: CaseState, milestone: Milestone) -> int | None:
+    rule = milestone.rule
+    if milestone.start + rule.target < state.anchor_offset:
+        return None  # breached before the last pause: the core keeps no pause history
+    return offset_instant(state, milestone, rule.target)
 
 
 def _plan_order(step: PlannedStep) -> tuple[bool, datetime, int]:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 from uuid import UUID
 
 import asyncpg
 import orjson
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from casegold_followup.adapters import queue_sql
 from casegold_followup.adapters.postgres import connection
@@ -86,12 +87,27 @@ def _queue(request: Request) -> CallbackQueue:
 _lease_authorized = authorizer("revisit_agent")
 
 
-@router.post("/lease", response_model=LeaseReply)
-async def lease(body: LeaseRequest, request: Request) -> Response:
+_LEASE_BODY: Final = TypeAdapter(LeaseRequest)
+_LEASE_DOC: Final[dict[str, Any]] = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": LeaseRequest.model_json_schema()}},
+    }
+}
+
+
+@router.post(
+    "/lease",
+    response_model=LeaseReply,
+    responses={422: {"description": "an invalid body, each bad field named"}},
+    openapi_extra=_LEASE_DOC,
+)
+async def lease(request: Request) -> Response:
     """Lease the next due callbacks: overdue first, then priority, then due time."""
-    # Checked here rather than as a dependency: resolving one more dependency level was a
-    # measurable share of this hottest route's CPU.
+    # The hottest route takes only the request: it is served through the fast lane (no
+    # routing walk, no dependency solving), and checks its key and body itself.
     _lease_authorized(request)
+    body = await _lease_body(request)
     queue = _queue(request)
     limit = min(body.limit, request.app.state.max_lease)
     now = queue.clock()
@@ -144,6 +160,16 @@ async def list_callbacks(
             "oldest_due_age_seconds": metrics.oldest_age_now,
         },
     }
+
+
+async def _lease_body(request: Request) -> LeaseRequest:
+    """The body, validated from its bytes in one pass; 422 naming each field, as FastAPI's."""
+    try:
+        body: LeaseRequest = _LEASE_BODY.validate_json(await request.body())
+    except ValidationError as error:
+        problems = [{**e, "loc": ("body", *e["loc"])} for e in error.errors(include_url=False)]
+        raise RequestValidationError(problems) from None
+    return body
 
 
 def _leased(row: asyncpg.Record, now: datetime) -> dict[str, Any]:

@@ -78,7 +78,7 @@ class CaseEventConsumer:
         delay = 0.1
         while True:
             try:
-                removed = await self._apply(events, one_by_one=False)
+                await self._apply(events, one_by_one=False)
                 break
             except DOWN as error:
                 if not self.paused:
@@ -90,17 +90,17 @@ class CaseEventConsumer:
                 # A statement the database refuses (bad text, out-of-range value): find the
                 # event(s) at fault one by one, skip them as poison, keep the rest.
                 log.warning("batch refused; applying event by event", error=type(error).__name__)
-                removed = await self._apply(events, one_by_one=True)
+                await self._apply(events, one_by_one=True)
                 break
         if self.paused:
             log.info("database back: consumer resumed")
             self.paused = False
-        self.metrics.unqueued(removed)
 
-    async def _apply(self, events: list[Event], *, one_by_one: bool) -> list[str]:
+    async def _apply(self, events: list[Event], *, one_by_one: bool) -> None:
         removed: list[str] = []
         counts = {"applied": 0, "duplicate": 0, "refused": 0}
-        async with self.pool.acquire(timeout=5) as conn, conn.transaction():
+        metrics = self.metrics
+        async with self.pool.acquire(timeout=5) as conn, metrics.changing(conn) as change:
             writes = ScheduleSql(conn)
             fresh = await writes.first_seen([e.event_id for e in events])
             for event in events:
@@ -126,9 +126,9 @@ class CaseEventConsumer:
                         type=event.type,
                         error=type(error).__name__,
                     )
+            change.unqueued += removed
         # Counted once committed, so a batch retried after an outage is not counted twice.
         self.metrics.events.labels("applied").inc(counts["applied"])
         self.metrics.events.labels("duplicate").inc(counts["duplicate"])
         if counts["refused"]:
             self.metrics.poison.labels("refused_by_database").inc(counts["refused"])
-        return removed

@@ -2,13 +2,68 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import datetime
 
+import asyncpg
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from casegold_contracts import REVISIT_OUTCOMES
 from casegold_sla.followup import CALLBACK_KINDS
+
+
+@dataclass
+class QueueChange:
+    """What a transaction does to the queue's size, counted when (and only if) it commits."""
+
+    queued: list[str] = field(default_factory=list)
+    unqueued: list[str] = field(default_factory=list)
+
+
+class CountGate:
+    """A recount of the queue and the commits that change it never overlap (in one process).
+
+    Without it a recount could read the table before a commit and set its figure after that
+    commit's own -1 was counted, losing the -1 (a queue that drained shows one due forever).
+    A commit waits while a recount runs; a recount waits for the commits under way.
+    """
+
+    def __init__(self) -> None:
+        self._committing = 0
+        self._drained: asyncio.Event | None = None
+        self._counted: asyncio.Event | None = None
+
+    @asynccontextmanager
+    async def commit(self) -> AsyncIterator[None]:
+        """Around a commit and the gauge update that follows it."""
+        while self._counted is not None:
+            await self._counted.wait()
+        self._committing += 1
+        try:
+            yield
+        finally:
+            self._committing -= 1
+            if self._committing == 0 and self._drained is not None:
+                self._drained.set()
+
+    @asynccontextmanager
+    async def count(self) -> AsyncIterator[None]:
+        """Around a recount: reading the table and setting the gauges."""
+        while self._counted is not None:
+            await self._counted.wait()
+        counted = self._counted = asyncio.Event()
+        try:
+            if self._committing:
+                self._drained = asyncio.Event()
+                await self._drained.wait()
+            yield
+        finally:
+            self._counted = self._drained = None
+            counted.set()
 
 
 class FollowupMetrics:
@@ -61,14 +116,35 @@ class FollowupMetrics:
             ["dependency"],
             registry=r,
         )
+        self.gate = CountGate()
         # Plain copies of the gauges, for the read API.
         self.due_now: dict[str, int] = dict.fromkeys(CALLBACK_KINDS, 0)
         self.oldest_age_now = 0.0
+        # Bound once: labels() takes a lock and builds a key on every call of the lease path.
+        self.leased = {kind: self.leases.labels(kind) for kind in CALLBACK_KINDS}
         for kind in CALLBACK_KINDS:
             self.due.labels(kind).set(0)
-            self.leases.labels(kind)
         for outcome in REVISIT_OUTCOMES:
             self.outcomes.labels(outcome)
+
+    @asynccontextmanager
+    async def changing(self, conn: asyncpg.Connection) -> AsyncIterator[QueueChange]:
+        """A transaction whose changes to the queue reach the gauges with its commit."""
+        change = QueueChange()
+        transaction = conn.transaction()
+        await transaction.start()
+        try:
+            yield change
+        except BaseException:
+            # A broken connection cannot roll back; the pool discards it, and the server
+            # rolls the transaction back when the session ends.
+            with contextlib.suppress(asyncpg.InterfaceError, OSError):
+                await transaction.rollback()
+            raise
+        async with self.gate.commit():
+            await transaction.commit()
+            self.queued(change.queued)
+            self.unqueued(change.unqueued)
 
     def queued(self, kinds: Iterable[str]) -> None:
         """Callbacks entered the queue."""

@@ -82,7 +82,7 @@ class CallbackQueue:
         """Lease up to `limit` callbacks to `agent_id`, each with its own token."""
         rows = await self._batcher.lease(agent_id, kinds, limit)
         for row in rows:
-            self.metrics.leases.labels(row["kind"]).inc()
+            self.metrics.leased[row["kind"]].inc()
         return rows
 
     async def _lease_rows(
@@ -97,7 +97,8 @@ class CallbackQueue:
 
     async def record(self, callback_id: UUID, given: OutcomeInput) -> dict[str, Any]:
         """Record an outcome once; the same token again replays the first answer."""
-        async with connection(self.pool, self.db_timeout) as conn, conn.transaction():
+        pool, metrics = self.pool, self.metrics
+        async with connection(pool, self.db_timeout) as conn, metrics.changing(conn) as change:
             # The ledger row first, then the queue row: the consumer cancelling this callback
             # takes them in the same order, so it waits for this outcome instead of deadlocking.
             await queue_sql.lock_ledger(conn, callback_id)
@@ -135,8 +136,8 @@ class CallbackQueue:
                 retry=retry,
                 now=now,
             )
+            change.unqueued.append(row["kind"])
         self.metrics.outcomes.labels(given.outcome).inc()
-        self.metrics.unqueued([row["kind"]])
         return answer
 
     async def release(self, callback_id: UUID, token: UUID) -> None:

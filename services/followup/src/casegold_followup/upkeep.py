@@ -38,8 +38,9 @@ class Upkeep:
         total = 0
         async with self.pool.acquire(timeout=self.settings.db_timeout_seconds) as conn:
             while True:
-                kinds = await postgres.promote(conn, self.clock(), self.settings.promote_batch)
-                self.metrics.queued(kinds)
+                async with self.metrics.changing(conn) as change:
+                    kinds = await postgres.promote(conn, self.clock(), self.settings.promote_batch)
+                    change.queued += kinds
                 total += len(kinds)
                 if len(kinds) < self.settings.promote_batch:
                     break
@@ -57,11 +58,12 @@ class Upkeep:
     async def recount_once(self) -> None:
         """Re-read the gauges from the ready table (its size is bounded by what is due)."""
         async with self.pool.acquire(timeout=self.settings.db_timeout_seconds) as conn:
-            counts, oldest = await postgres.queue_counts(conn)
+            async with self.metrics.gate.count():
+                counts, oldest = await postgres.queue_counts(conn)
+                self.metrics.recount(counts)
+            self.metrics.oldest(oldest, self.clock())
             retention = timedelta(days=self.settings.seen_retention_days)
             await postgres.sweep_seen(conn, self.clock() - retention)
-        self.metrics.recount(counts)
-        self.metrics.oldest(oldest, self.clock())
 
     async def run(self) -> None:
         """Every task on its own interval, until cancelled; failures are logged and retried."""

@@ -25,7 +25,7 @@ from casegold_followup.scheduling import Scheduler
 from casegold_followup.settings import FollowupSettings
 from casegold_followup.upkeep import Upkeep
 from casegold_platform.clock import Clock, utc_now
-from casegold_platform.http import KeyRing, install_plumbing, service_app
+from casegold_platform.http import KeyRing, install_fast_lane, install_plumbing, service_app
 from casegold_platform.kafka_lag import ConsumerLag
 from casegold_platform.postgres import redact, wait_for_postgres
 from casegold_platform.settings import KafkaSettings
@@ -141,6 +141,7 @@ def create_app(
         return {"postgres": postgres, "kafka": await publisher.ready()}
 
     app.include_router(api.router)
+    install_fast_lane(app, ("POST", "/v1/callbacks/lease"))
     _install_error_replies(app, settings, metrics)
     # Last, so its metrics middleware is the outermost (see install_plumbing).
     install_plumbing(

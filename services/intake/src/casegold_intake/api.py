@@ -22,7 +22,13 @@ from casegold_intake.cases import (
     open_case,
     open_mention_case,
 )
-from casegold_intake.checks import control_characters, field_problem, past_due, unknown_timezone
+from casegold_intake.checks import (
+    control_characters,
+    field_problem,
+    may_hold_control,
+    past_due,
+    unknown_timezone,
+)
 from casegold_intake.commands import COMMAND_ROLES, MANAGER_ONLY, Command, PromiseCallback
 from casegold_intake.models import (
     CaseAccepted,
@@ -100,12 +106,14 @@ def idempotency_key(request: Request, principal: Principal) -> str | None:
 
 async def parse_body(request: Request, name: str) -> Any:
     """The request's JSON body validated as the named model; 422 naming each bad field."""
+    raw = await request.body()
     try:
-        body = BODIES[name].validate_json(await request.body())
+        body = BODIES[name].validate_json(raw)
     except ValidationError as error:
         problems = [field_problem(e, ("body",)) for e in error.errors(include_url=False)]
         raise RequestValidationError(problems) from None
-    refuse(control_characters(body))
+    if may_hold_control(raw):
+        refuse(control_characters(body))
     return body
 
 

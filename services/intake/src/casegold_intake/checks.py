@@ -23,6 +23,11 @@ Problem = dict[str, Any]
 # Unicode's Cc category is exactly C0 and C1 (U+0000-001F, U+007F-009F); tab and newline
 # are allowed. One regex search in C instead of a category lookup per character.
 _FORBIDDEN_CONTROL: Final = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Where such a character can come from in a body that parsed as JSON: the parser refuses a raw
+# C0 character inside a string, so only an escape (\u00XX, \b, \f, \r), a raw DEL or a raw
+# C1 character (UTF-8 C2 80-9F) can make one. A body without any of these holds none, and
+# the walk over every text field is skipped; a false alarm (\u00e9) only costs that walk.
+_MAYBE_CONTROL: Final = re.compile(rb"\\u00[0-9a-fA-F]{2}|\\[bfr]|\x7f|\xc2[\x80-\x9f]")
 _ECHO_MIN: Final = 3
 
 
@@ -65,6 +70,11 @@ def _strings(value: Any) -> Iterator[str]:
 def forbidden_control(text: str) -> bool:
     """Whether the text holds a control character (Unicode Cc) other than tab or newline."""
     return _FORBIDDEN_CONTROL.search(text) is not None
+
+
+def may_hold_control(raw: bytes) -> bool:
+    """False only when a JSON body that parsed cannot hold a forbidden control character."""
+    return _MAYBE_CONTROL.search(raw) is not None
 
 
 def control_characters(body: BaseModel, prefix: Loc = ("body",)) -> list[Problem]:

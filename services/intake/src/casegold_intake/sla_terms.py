@@ -1,7 +1,7 @@
 """What intake asks the SLA core about a new case: sensitivity, priority and due times.
 
 No rule lives here: the core decides (`PolicySet.sensitive_reasons`, `.default_priority`, and
-`clocks()` on the case state `open_case` starts), so the reply shows exactly what the
+`due_times()` on the case state `open_case` starts), so the reply shows exactly what the
 escalation service will enforce.
 """
 
@@ -12,7 +12,7 @@ from datetime import datetime
 
 from casegold_contracts import CaseOpened
 from casegold_platform.settings import PolicySettings, load
-from casegold_sla.decide import clocks
+from casegold_sla.decide import due_times
 from casegold_sla.evolve import open_case
 from casegold_sla.policy import PolicySet
 
@@ -51,6 +51,4 @@ class SlaPolicy:
     def terms(self, event: CaseOpened) -> SlaTerms:
         """The policy the new case is frozen under and its clocks' due times, from the core."""
         state = open_case(event, self.policy_set)
-        views = clocks(state, event.occurred_at)
-        due = {view.milestone: view.due_at for view in views if view.due_at is not None}
-        return SlaTerms(policy=state.policy.name, due=due)
+        return SlaTerms(policy=state.policy.name, due=due_times(state))

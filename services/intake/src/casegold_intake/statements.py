@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, Final, Generic, TypeVar
 
 import asyncpg
@@ -134,10 +134,12 @@ class Batches(Generic[T, R]):
         *,
         capacity: int = 128,
         parallel: int = 2,
+        linger: float = 0.0,
     ) -> None:
         self._run = run
         self._capacity = capacity
         self._parallel = parallel
+        self._linger = linger
         self._queue: list[tuple[T, asyncio.Future[R]]] = []
         self._running = 0
         self._tasks: set[asyncio.Task[None]] = set()
@@ -150,13 +152,36 @@ class Batches(Generic[T, R]):
         return await future
 
     def _start(self) -> None:
+        if self._linger:
+            # Items wait up to `linger` for company: one statement carries what came meanwhile.
+            if self._running < self._parallel and self._queue:
+                self._running += 1
+                self._spawn(self._linger_then_execute())
+            return
         while self._running < self._parallel and self._queue:
             batch = self._queue[: self._capacity]
             del self._queue[: self._capacity]
             self._running += 1
-            task = asyncio.create_task(self._execute(batch))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._spawn(self._execute(batch))
+
+    def _spawn(self, step: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(step)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _linger_then_execute(self) -> None:
+        try:
+            await asyncio.sleep(self._linger)
+        except asyncio.CancelledError:
+            self._running -= 1
+            for _, future in self._queue:  # nothing runs them now: their callers hear of it
+                if not future.done():
+                    future.set_exception(StoreUnavailable("postgres: statement cancelled"))
+            self._queue.clear()
+            raise
+        batch = self._queue[: self._capacity]
+        del self._queue[: self._capacity]
+        await self._execute(batch)
 
     async def _execute(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
         try:

@@ -16,6 +16,7 @@ from casegold_platform.http.auth import (
     parse_key_list,
     role_dependency,
 )
+from casegold_platform.http.fast_lane import FastLane, install_fast_lane
 from casegold_platform.http.metrics import HttpMetrics, HttpMetricsMiddleware, exposition
 from casegold_platform.http.plumbing import Health, Readiness, install_plumbing, service_app
 
@@ -26,6 +27,7 @@ __all__ = [
     "ApiKeyEntry",
     "ApiKeySettings",
     "AuthError",
+    "FastLane",
     "Health",
     "HttpMetrics",
     "HttpMetricsMiddleware",
@@ -37,6 +39,7 @@ __all__ = [
     "authorizer",
     "dev_key_entries",
     "exposition",
+    "install_fast_lane",
     "install_plumbing",
     "parse_key_list",
     "role_dependency",

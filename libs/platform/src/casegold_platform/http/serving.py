@@ -27,6 +27,9 @@ def serve(
         http="httptools",
         log_config=None,
         access_log=False,
+        # No service reads the client's address; uvicorn's X-Forwarded-* rewriting is one more
+        # ASGI layer on every request for nothing.
+        proxy_headers=False,
         server_header=False,
         timeout_graceful_shutdown=int(grace_seconds) or None,
     )

@@ -207,27 +207,29 @@ class ScheduleSql:
 
 
 async def promote(conn: asyncpg.Connection, now: datetime, batch: int) -> list[str]:
-    """Move callbacks that became visible into the ready table; the kinds moved."""
-    async with conn.transaction():
-        rows = await conn.fetch(
-            """WITH due AS (
-                   SELECT callback_id FROM followup_callbacks
-                   WHERE status = 'scheduled' AND visible_at <= $1
-                   ORDER BY visible_at LIMIT $2 FOR UPDATE SKIP LOCKED),
-               moved AS (
-                   UPDATE followup_callbacks c SET status = 'queued', updated_at = now()
-                   FROM due WHERE c.callback_id = due.callback_id
-                   RETURNING c.*)
-               INSERT INTO followup_queue (callback_id, case_id, kind, attempt, priority_rank,
-                   due_at, promise_id, team, customer)
-               SELECT m.callback_id, m.case_id, m.kind, m.attempt, m.priority_rank, m.due_at,
-                      m.promise_id, m.team, coalesce(k.customer, '{}'::jsonb)
-               FROM moved m LEFT JOIN followup_cases k ON k.case_id = m.case_id
-               ON CONFLICT (callback_id) DO NOTHING
-               RETURNING kind""",
-            now,
-            batch,
-        )
+    """Move callbacks that became visible into the ready table; the kinds moved.
+
+    Run inside the caller's transaction (FollowupMetrics.changing), which counts them.
+    """
+    rows = await conn.fetch(
+        """WITH due AS (
+               SELECT callback_id FROM followup_callbacks
+               WHERE status = 'scheduled' AND visible_at <= $1
+               ORDER BY visible_at LIMIT $2 FOR UPDATE SKIP LOCKED),
+           moved AS (
+               UPDATE followup_callbacks c SET status = 'queued', updated_at = now()
+               FROM due WHERE c.callback_id = due.callback_id
+               RETURNING c.*)
+           INSERT INTO followup_queue (callback_id, case_id, kind, attempt, priority_rank,
+               due_at, promise_id, team, customer)
+           SELECT m.callback_id, m.case_id, m.kind, m.attempt, m.priority_rank, m.due_at,
+                  m.promise_id, m.team, coalesce(k.customer, '{}'::jsonb)
+           FROM moved m LEFT JOIN followup_cases k ON k.case_id = m.case_id
+           ON CONFLICT (callback_id) DO NOTHING
+           RETURNING kind""",
+        now,
+        batch,
+    )
     return [row["kind"] for row in rows]
 
 
