@@ -154,8 +154,10 @@ async def latency_phase(
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     templates = Templates()
-    with reporting(service_env(schema_dsn, topics, port), ROOT / "var/bench-reporting-latency.log"):
+    log = ROOT / "var/bench-reporting-latency.log"
+    with reporting(service_env(schema_dsn, topics, port), log) as process:
         await wait_ready(base)
+        cpu_before = cpu_seconds(process.pid)
         producer = durable_producer(kafka)
         await producer.start()
         watch = Watch(schema_dsn)
@@ -180,6 +182,11 @@ async def latency_phase(
         await producer.flush()
         await watch.drained(timeout=15)
         poller.cancel()
+        cpu = cpu_seconds(process.pid) - cpu_before
+        print(
+            f"  service CPU while loaded: {cpu:.1f} s = "
+            f"{cpu / (rate * duration) * 1e6:.0f} µs/event; load average {load_average()}"
+        )
         async with httpx.AsyncClient(base_url=base, headers=AGENT, timeout=10) as client:
             confirmed = await watch.confirm(client)
             print(f"  {confirmed} of the sampled events checked through the API: 200")
