@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -42,7 +43,7 @@ async def test_flags_hold_whichever_topic_names_the_case_first(
     topics = await make_topics(kafka_settings, unique)
     early, late, quiet = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
 
-    async def step(topic: str, events: list[Event]) -> None:
+    async def step(topic: str, events: Sequence[Event]) -> None:
         # Each step is projected before the next is published: they land in separate batches.
         await publish(kafka_settings, topic, events)
         ends = await end_offsets(kafka_settings, topics)
