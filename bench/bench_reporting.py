@@ -131,7 +131,8 @@ async def fresh(kafka: KafkaSettings, dsn: str, run: str, name: str) -> tuple[st
         await connection.close()
     topics = (f"bench-reporting-{name}-cases-{run}", f"bench-reporting-{name}-esc-{run}")
     await ensure_topics(kafka.bootstrap, [TopicSpec(t, kafka.partitions) for t in topics])
-    return f"{dsn}?search_path={schema}", topics
+    # The application name finds the service's PostgreSQL backends, to measure their CPU.
+    return f"{dsn}?search_path={schema}&application_name={schema}", topics
 
 
 async def drop(dsn: str, run: str) -> None:
@@ -153,8 +154,10 @@ async def latency_phase(
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     templates = Templates()
-    with reporting(service_env(schema_dsn, topics, port), ROOT / "var/bench-reporting-latency.log"):
+    log = ROOT / "var/bench-reporting-latency.log"
+    with reporting(service_env(schema_dsn, topics, port), log) as process:
         await wait_ready(base)
+        cpu_before = cpu_seconds(process.pid)
         producer = durable_producer(kafka)
         await producer.start()
         watch = Watch(schema_dsn)
@@ -179,6 +182,11 @@ async def latency_phase(
         await producer.flush()
         await watch.drained(timeout=15)
         poller.cancel()
+        cpu = cpu_seconds(process.pid) - cpu_before
+        print(
+            f"  service CPU while loaded: {cpu:.1f} s = "
+            f"{cpu / (rate * duration) * 1e6:.0f} µs/event; load average {load_average()}"
+        )
         async with httpx.AsyncClient(base_url=base, headers=AGENT, timeout=10) as client:
             confirmed = await watch.confirm(client)
             print(f"  {confirmed} of the sampled events checked through the API: 200")
@@ -291,6 +299,7 @@ async def replay_phase(
     print(f"  topic filled: {cases * len(LIFECYCLE):,} events in {filled:.1f} s")
     started = time.monotonic()
     cpu_busy_fraction()
+    print(f"  load average before projecting: {load_average()}")
     pids: list[int] = []
     with ExitStack() as processes:
         for shard in range(shards):
@@ -319,20 +328,34 @@ async def replay_phase(
                     first_batch = time.monotonic()
                 if done >= cases * len(LIFECYCLE):
                     break
+            finished = time.monotonic()
+            projected = finished - started
+            backends = await connection.fetch(
+                "SELECT pid FROM pg_stat_activity WHERE application_name = current_schema() "
+                "AND pid <> pg_backend_pid()"
+            )
+            database_cpu = sum(cpu_seconds(row["pid"]) for row in backends)
         finally:
             await connection.close()
-        projected = time.monotonic() - started
         cpu = sum(cpu_seconds(pid) for pid in pids)
         busy = cpu_busy_fraction()
     total = cases * len(LIFECYCLE)
     print(
         f"  projector CPU: {cpu:.1f} s for {total:,} events = {cpu / total * 1e6:.0f} µs/event "
         f"({total / cpu:,.0f} events per CPU-second of the projector processes); "
-        f"machine CPU busy over the run: {busy:.0%}"
+        f"machine CPU busy over the run: {busy:.0%}, load average {load_average()}"
     )
-    steady = cases * len(LIFECYCLE) / (time.monotonic() - (first_batch or started))
+    print(
+        f"  PostgreSQL CPU of the service's connections: {database_cpu:.1f} s = "
+        f"{database_cpu / total * 1e6:.0f} µs/event"
+    )
+    steady = cases * len(LIFECYCLE) / (finished - (first_batch or started))
     print(f"  from the first batch written: {steady:,.0f} events/s")
     return filled, projected
+
+
+def load_average() -> str:
+    return "/".join(f"{value:.1f}" for value in os.getloadavg())
 
 
 def cpu_seconds(pid: int) -> float:

@@ -73,12 +73,15 @@ def test_refusals_redeliveries_and_poison(policies: PolicySet) -> None:
     [refusal] = first.refusals
     assert (refusal.event_id, refusal.reason) == (closing.event_id, "invalid_transition")
     row = first.cases[CASE]
+    assert first.new_cases == {CASE}
     # The same records again, over the rows they made: nothing new, and `known` untouched.
     again = fold(decode(records([opened, closing, rejection])), {CASE: row}, policies)
     assert (again.timeline, again.refusals, again.skipped) == ([], [], 3)
     later = make_event("case_acknowledged", case_id=CASE, at=hours(2))
     moved = fold(decode(records([later], first=4)), {CASE: row}, policies)
     assert moved.cases[CASE].status == "acknowledged" and row.status == "open"
+    # A stored row moved on is not a new one (its flags need no look-up).
+    assert moved.new_cases == set()
 
 
 def test_events_of_unknown_cases_and_escalations(policies: PolicySet) -> None:

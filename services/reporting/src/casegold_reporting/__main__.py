@@ -33,7 +33,7 @@ def main() -> int:
         return 2
     log = configure("reporting", config.reporting.log_level)
     try:
-        app = build_app(config)
+        app = build_app(config, tune_gc=True)
     except PolicyError as error:
         print(f"casegold-reporting: {error}", file=sys.stderr)
         return 2

@@ -112,6 +112,9 @@ class Projector:
                 if await _wait(stop, self.config.standby_retry_seconds):
                     return
             self.metrics.active.set(1)
+            # Each batch commits its offsets with its rows: a tail lost in a crash of
+            # PostgreSQL is read and projected again, so no commit waits for the WAL flush.
+            await connection.execute("SET synchronous_commit = off")
             await postgres.prepare(connection)
             await postgres.remember_policy(connection, self.policies, self.policy_text)
             registry = await postgres.policy_registry(connection, self.policies)

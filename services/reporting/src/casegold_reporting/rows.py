@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from casegold_reporting.rollups import Rollups
@@ -51,9 +51,11 @@ class CaseRow:
     next_due_at: datetime | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class TimelineRow:
-    """One case event and what became of it."""
+class TimelineRow(NamedTuple):
+    """One case event and what became of it (fields in the table's column order)."""
+
+    # A tuple, not a frozen dataclass: one is built per event, at a fifth of the cost, and
+    # it is the COPY record as it stands but for the payload's encoding.
 
     case_id: UUID
     event_id: UUID
@@ -110,6 +112,8 @@ class Batch:
     timeline: list[TimelineRow] = field(default_factory=list)
     escalations: list[EscalationRow] = field(default_factory=list)
     refusals: list[Refusal] = field(default_factory=list)
+    # Cases this batch writes first (no stored row before it).
+    new_cases: set[UUID] = field(default_factory=set)
     # Change of the number of cases per (priority, status).
     counts: dict[tuple[str, str], int] = field(default_factory=dict)
     # The next offset to read per (topic, partition).

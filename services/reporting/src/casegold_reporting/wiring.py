@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
+from typing import Final
 
 import asyncpg
 import structlog
@@ -29,6 +31,10 @@ from casegold_reporting.settings import ReportingSettings
 
 _log = structlog.get_logger("casegold.reporting")
 
+# The projector allocates a few hundred objects per event and keeps 200,000 case states: at
+# the default (700, 10, 10) the cyclic collector took about a third of its CPU (decision 0120).
+GC_THRESHOLDS: Final = (100_000, 20, 100)
+
 
 @dataclass(frozen=True, slots=True)
 class Config:
@@ -40,8 +46,11 @@ class Config:
     policy: PolicySettings
 
 
-def build_app(config: Config, clock: Clock = utc_now) -> FastAPI:
-    """The reporting app: case views, pages, plumbing; the projector runs in its lifespan."""
+def build_app(config: Config, clock: Clock = utc_now, *, tune_gc: bool = False) -> FastAPI:
+    """The reporting app: case views, pages, plumbing; the projector runs in its lifespan.
+
+    `tune_gc` is for a served process only (not for tests sharing one interpreter).
+    """
     settings = config.reporting
     policies = config.policy.load()
     policy_text = config.policy.policy_file.read_text(encoding="utf-8")
@@ -77,6 +86,10 @@ def build_app(config: Config, clock: Clock = utc_now) -> FastAPI:
             dsn, min_size=config.postgres.pool_min, max_size=config.postgres.pool_max
         )
         queries.pool = report_queries.pool = pool
+        if tune_gc:
+            # What start-up made lives as long as the process: keep it out of every scan.
+            gc.freeze()
+            gc.set_threshold(*GC_THRESHOLDS)
         stop = asyncio.Event()
         tasks = [asyncio.create_task(_refresh_counts(queries, metrics, settings, stop))]
         if settings.project:

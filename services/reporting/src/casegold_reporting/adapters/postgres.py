@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, Final
 from uuid import UUID
 
 import asyncpg
 import orjson
 
-from casegold_reporting.rows import Batch, CaseRow
+from casegold_reporting.rows import Batch, CaseRow, TimelineRow
 from casegold_sla import PolicyRegistry, PolicySet, dump_state, load_policy_text, load_state
 from casegold_sla.clock_ends import EndedClock
 from casegold_sla.instants import from_us, span, span_us, to_us
@@ -30,6 +30,8 @@ ESCALATION_COLUMNS: Final = (
     "escalation_id", "repeat", "audience", "case_id", "event_id", "partition", "position",
     "milestone", "cycle", "step", "tier", "reason", "due_at", "fired_at", "late_seconds",
 )  # fmt: skip
+_PAYLOAD: Final = TIMELINE_COLUMNS.index("payload")
+assert TimelineRow._fields == TIMELINE_COLUMNS
 _UPDATED = ", ".join(
     f"{column} = EXCLUDED.{column}" for column in CASE_COLUMNS if column not in ("case_id",)
 ).replace(
@@ -87,6 +89,15 @@ _DAILY: Final = """
     ON CONFLICT (metric, day, key, sub) DO UPDATE
        SET cases = reporting_daily.cases + EXCLUDED.cases,
            total_us = reporting_daily.total_us + EXCLUDED.total_us"""
+_COUNTS: Final = """
+    INSERT INTO reporting_case_counts (priority, status, cases)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
+    ON CONFLICT (priority, status) DO UPDATE
+       SET cases = reporting_case_counts.cases + EXCLUDED.cases"""
+_OFFSETS: Final = """
+    INSERT INTO reporting_offsets (topic, partition, next_offset)
+    SELECT * FROM unnest($1::text[], $2::integer[], $3::bigint[])
+    ON CONFLICT (topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset"""
 _AGENTS: Final = """
     INSERT INTO reporting_agents (owner, open, sensitive_open, cases, resolved, reopened)
     SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[],
@@ -189,38 +200,34 @@ async def write(connection: asyncpg.Connection, batch: Batch) -> int:
                 [r.detail for r in refusals],
             )
             disagreements = sum(1 for row in before if row["outcome"] == "applied")
-        touched = {*batch.cases, *(e.case_id for e in batch.escalations)}
+        # A stored row keeps its flags through the upsert, and a notice read later sets them:
+        # only rows written first here and cases with new notices need the look-up.
+        touched = {*batch.new_cases, *(e.case_id for e in batch.escalations)}
         if touched:
             await connection.execute(_BREACHED, list(touched))
         # In key order: shards writing at once then lock the counts rows in the same order.
         counts = sorted((p, s, n) for (p, s), n in batch.counts.items() if n)
         if counts:
-            await connection.executemany(
-                "INSERT INTO reporting_case_counts (priority, status, cases) VALUES ($1, $2, $3) "
-                "ON CONFLICT (priority, status) DO UPDATE "
-                "SET cases = reporting_case_counts.cases + EXCLUDED.cases",
-                counts,
-            )
+            await connection.execute(_COUNTS, *_columns(counts))
         await _write_rollups(connection, batch)
         if batch.offsets:
-            await connection.executemany(
-                "INSERT INTO reporting_offsets (topic, partition, next_offset) VALUES ($1, $2, $3) "
-                "ON CONFLICT (topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset",
-                [
-                    (topic, partition, offset)
-                    for (topic, partition), offset in batch.offsets.items()
-                ],
-            )
+            offsets = [(t, p, n) for (t, p), n in batch.offsets.items()]
+            await connection.execute(_OFFSETS, *_columns(offsets))
     return disagreements
 
 
 async def _write_rollups(connection: asyncpg.Connection, batch: Batch) -> None:
     daily = batch.rollups.daily_rows()
     if daily:
-        await connection.execute(_DAILY, *(list(column) for column in zip(*daily, strict=True)))
+        await connection.execute(_DAILY, *_columns(daily))
     agents = batch.rollups.agent_rows()
     if agents:
-        await connection.execute(_AGENTS, *(list(column) for column in zip(*agents, strict=True)))
+        await connection.execute(_AGENTS, *_columns(agents))
+
+
+def _columns(rows: Sequence[tuple[Any, ...]]) -> list[list[Any]]:
+    """Rows as the column arrays an unnest(...) statement takes."""
+    return [list(column) for column in zip(*rows, strict=True)]
 
 
 def encode_row(row: CaseRow) -> tuple[Any, ...]:
@@ -266,7 +273,6 @@ def load_clock(document: dict[str, Any]) -> EndedClock:
     )
 
 
-def _timeline(row: Any) -> tuple[Any, ...]:
-    values = [getattr(row, column) for column in TIMELINE_COLUMNS]
-    values[TIMELINE_COLUMNS.index("payload")] = orjson.dumps(row.payload).decode()
-    return tuple(values)
+def _timeline(row: TimelineRow) -> tuple[Any, ...]:
+    # The row's fields are TIMELINE_COLUMNS in order; only the payload needs encoding.
+    return (*row[:_PAYLOAD], orjson.dumps(row.payload).decode(), *row[_PAYLOAD + 1 :])
