@@ -4,6 +4,7 @@ the receiver, the projection and the callback queue show from the outside.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -54,9 +55,21 @@ class Record:
     value: dict[str, Any]
 
 
-async def read_topic(bootstrap: str, topic: str) -> list[Record]:
-    """Every record of `topic`, from the start to the end it had when called."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+async def read_topic(bootstrap: str, topic: str, attempts: int = 3) -> list[Record]:
+    """Every record of `topic`, from the start to the end it had when called. A read that finds
+    nothing is tried again (twice runs found a topic empty that the services had just read)."""
+    for attempt in range(attempts):
+        found = await _read_once(bootstrap, topic)
+        if found or attempt == attempts - 1:
+            return found
+        await asyncio.sleep(2.0)
+    return []
+
+
+async def _read_once(bootstrap: str, topic: str) -> list[Record]:
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
     await consumer.start()
     try:
         parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
