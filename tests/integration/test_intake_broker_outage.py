@@ -12,7 +12,7 @@ import pytest
 
 from casegold_contracts import Undecodable, parse
 from casegold_platform.kafka import TopicSpec, ensure_topics
-from tests.integration.test_intake_flow import key_rows, read_topic
+from tests.integration.test_intake_flow import marked_rows, read_topic
 from tests.support.brokers import ScratchBroker
 from tests.support.intake import IVR, RealApi, case_body, running_real_api
 
@@ -52,7 +52,8 @@ async def test_broker_down_is_a_fast_503_and_the_retry_after_restart_makes_one_c
         assert int(refused.headers["Retry-After"]) >= 1
         # The refused key stays claimed for its body, unpublished (decision 0024).
         rows = sorted(
-            (row["key"], row["published_at"] is not None) for row in await key_rows(pg_schema)
+            (row["key"], row["published_at"] is not None)
+            for row in await marked_rows(pg_schema, {"before"})
         )
         assert rows == [("before", True), ("outage", False)]
         assert (await intake.client.get("/readyz")).status_code == 503

@@ -72,6 +72,18 @@ async def key_rows(dsn: str) -> list[asyncpg.Record]:
         await connection.close()
 
 
+async def marked_rows(dsn: str, keys: set[str], timeout: float = 10.0) -> list[asyncpg.Record]:
+    """The key rows once those keys carry their publish mark: it is written after the answer
+    (decision 0072) and waits up to 20 ms for company (0111); failing at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        rows = await key_rows(dsn)
+        if all(r["published_at"] is not None for r in rows if r["key"] in keys):
+            return rows
+        assert time.monotonic() < deadline, f"no publish mark on {sorted(keys)}"
+        await asyncio.sleep(0.02)
+
+
 @pytest.fixture
 async def topic(kafka_settings: KafkaSettings, unique: str) -> str:
     name = f"test.intake.{unique}"
@@ -107,7 +119,7 @@ async def test_a_case_lands_on_the_topic_keyed_by_case_id_with_the_envelope(
     assert document["recorded_at"].endswith("Z") and document["actor"]["kind"] == "ivr"
     event = parse(value)
     assert isinstance(event, CaseOpened) and str(event.event_id) == reply["event_id"]
-    [row] = await key_rows(pg_schema)
+    [row] = await marked_rows(pg_schema, {"call-1"})
     assert str(row["case_id"]) == reply["case_id"] and row["published_at"] is not None
 
 
