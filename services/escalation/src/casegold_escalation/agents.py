@@ -104,7 +104,7 @@ async def apply_event(
         return
     # Decide at the event's own time: while a backlog is replayed, a step must not fire
     # because of how late the worker reads, only because the case really ran late.
-    stored = worker.pipeline.get(key)
+    stored = worker.pipeline.get(event.message.partition, key)
     update = await _with_policies(
         worker, lambda: worker.processor.on_event(stored, parsed, parsed.occurred_at, offset)
     )
@@ -123,10 +123,11 @@ async def apply_tick(worker: Worker, event: Any, key: bytes, value: bytes) -> No
     if reason is not None:
         metrics.REJECTED.labels(reason).inc()
         return
-    stored = worker.pipeline.get(key)
+    partition = event.message.partition
+    stored = worker.pipeline.get(partition, key)
     if stored is None:
         return  # a tick for a case this worker no longer holds
-    now, partition = worker.clock(), event.message.partition
+    now = worker.clock()
     until = now
     if worker.settings.wait_for_unread:
         # A tick may have waited on its topic (sent before a restart, applied after): what it

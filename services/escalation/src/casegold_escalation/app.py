@@ -12,7 +12,7 @@ from casegold_escalation.adapters.policies import PolicyStore
 from casegold_escalation.consumer_lag import LagGauge
 from casegold_escalation.due_index import DueIndex
 from casegold_escalation.lag import Progress
-from casegold_escalation.ports import ResendGuard, Sender
+from casegold_escalation.ports import CaseStore, ResendGuard, Sender
 from casegold_escalation.processor import CaseProcessor
 from casegold_escalation.settings import EscalationSettings
 from casegold_escalation.stall import StallWatch
@@ -91,6 +91,8 @@ class Worker:
     processor: CaseProcessor
     send: Sender
     recent: ResendGuard
+    # The cases table written in batches (state.py); customer-cases stays a Faust table.
+    case_store: CaseStore
     index: DueIndex = field(default_factory=DueIndex)
     indexed_partitions: set[int] = field(default_factory=set)
     # Partitions revoked since the last index sync: their entries may be stale even if the

@@ -100,6 +100,12 @@ WRITES_PENDING = Gauge(
     "Case writes waiting for the acknowledgement of the notices sent before them.",
     registry=REGISTRY,
 )
+STATE_FLUSHED = Histogram(
+    "casegold_escalation_state_flush_writes",
+    "Case writes per flush of the write cache (one changelog batch and one RocksDB write).",
+    buckets=(1, 10, 100, 500, 1000, 2000, 5000, 10000, 20000),
+    registry=REGISTRY,
+)
 FORGOTTEN = Counter(
     "casegold_escalation_forgotten_total",
     "Records deleted past the closed-case retention: table case or customer.",

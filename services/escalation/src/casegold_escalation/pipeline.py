@@ -18,17 +18,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-import weakref
 from collections import deque
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import faust.streams
 import structlog
 
 from casegold_escalation import metrics
 from casegold_escalation.processor import Message
+from casegold_escalation.state import CaseWrites
 from casegold_sla.redact import mask_phones
 
 log = structlog.get_logger("casegold.escalation")
@@ -63,11 +62,12 @@ class WritePipeline:
         self.room.set()
         self.taken: Any = None  # the last event handed to submit (acked by the pipeline)
         self.task: asyncio.Task[None] | None = None
+        self.writes = CaseWrites(worker, stream)
 
-    def get(self, key: bytes) -> bytes | None:
+    def get(self, partition: int, key: bytes) -> bytes | None:
         """The case's newest value: a pending write's, else the table's."""
         waiting = self.pending.get(key)
-        return waiting.value if waiting is not None else self.worker.cases.get(key)
+        return waiting.value if waiting is not None else self.writes.get(partition, key)
 
     def has(self, key: bytes) -> bool:
         """Whether the case has a write still waiting."""
@@ -86,9 +86,10 @@ class WritePipeline:
         self.taken = event
         acks = await self.worker.send.pipelined(messages)
         if acks is None and (unchanged or key not in self.pending):
-            if not unchanged:
-                self._write(key, value)
-            await self.stream.ack(event)
+            if unchanged:
+                await self.stream.ack(event)
+            else:
+                await self.writes.put(event.message.partition, key, value, event)
             return
         while len(self.queue) >= MAX_PENDING:
             self.room.clear()
@@ -102,6 +103,7 @@ class WritePipeline:
 
     def start(self) -> None:
         """Start the writer (inside the agent, so it stops with it)."""
+        self.writes.start()
         if self.task is None:
             self.task = asyncio.ensure_future(self._run())
 
@@ -110,6 +112,7 @@ class WritePipeline:
             self.task.cancel()
             await asyncio.gather(self.task, return_exceptions=True)
             self.task = None
+        await self.writes.stop()
 
     async def _run(self) -> None:
         while True:
@@ -119,15 +122,16 @@ class WritePipeline:
                 continue
             head = self.queue[0]
             await self._acknowledged(head)
-            # Faust's table takes the partition (of the store and the changelog) from the
-            # current event: the write belongs to the record that produced it.
-            faust.streams._current_event.set(weakref.ref(head.event))
             if head.write:
-                self._write(head.key, head.value)
+                # Acked by the write cache once the write is on the changelog (state.py).
+                await self.writes.put(
+                    head.event.message.partition, head.key, head.value, head.event
+                )
             self.queue.popleft()
             if self.pending.get(head.key) is head:
                 del self.pending[head.key]
-            await self.stream.ack(head.event)
+            if not head.write:
+                await self.stream.ack(head.event)
             metrics.WRITES_PENDING.set(len(self.queue))
             self.room.set()
 
@@ -156,13 +160,6 @@ class WritePipeline:
                     head.acks = await self.worker.send.pipelined(head.messages)
                 except Exception as again:  # the producer itself refused: try again later
                     head.acks = _failed(again)
-
-    def _write(self, key: bytes, value: bytes | None) -> None:
-        cases = self.worker.cases
-        if value is not None:
-            cases[key] = value
-        elif key in cases:
-            del cases[key]  # a tombstone on the changelog: recovery forgets it too
 
 
 async def _failed(error: Exception) -> None:

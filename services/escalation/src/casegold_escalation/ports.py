@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Iterable, Sequence
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -33,3 +33,16 @@ class ResendGuard(Protocol):
 
     async def load_many(self, partitions: Iterable[int]) -> None:
         """Read the recent notices of every partition not read yet."""
+
+
+class CaseStore(Protocol):
+    """The cases table's partitions and their changelog, written a flush at a time."""
+
+    def get(self, partition: int, key: bytes) -> bytes | None:
+        """The stored value of a case (None: no such case)."""
+
+    async def send(self, batch: Mapping[int, Mapping[bytes, bytes | None]]) -> dict[int, int]:
+        """Put each partition's writes on its changelog; the last offset reached in each."""
+
+    def write(self, partition: int, writes: Mapping[bytes, bytes | None], offset: int) -> None:
+        """Store a partition's writes and the changelog offset they reach, atomically."""

@@ -241,7 +241,10 @@ async def on_partitions_revoked(
     revoked: set[Any] = args[0] if args else set()
     worker.ready = False
     source = worker.settings.case_events_topic
-    worker.revoked_since_sync.update(tp.partition for tp in revoked if tp.topic == source)
+    partitions = {tp.partition for tp in revoked if tp.topic == source}
+    worker.revoked_since_sync.update(partitions)
+    if worker.pipeline is not None:
+        worker.pipeline.writes.revoke(partitions)
 
 
 def tick_messages(worker: Worker, due: list[tuple[int, bytes, int]]) -> list[Message]:

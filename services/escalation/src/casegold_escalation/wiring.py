@@ -10,6 +10,7 @@ from typing import Any
 
 from casegold_contracts import CASE_EVENTS, ESCALATIONS
 from casegold_escalation import agents, timers
+from casegold_escalation.adapters.case_store import TableCaseStore
 from casegold_escalation.adapters.policies import PolicyStore
 from casegold_escalation.adapters.producer import FaustSender
 from casegold_escalation.adapters.recent import RecentlySent
@@ -78,6 +79,7 @@ def build_worker(
     """One worker: its app, topics and tables, with the agents, the timer and the views."""
     app = make_app(settings, kafka)
     partitions = kafka.partitions
+    cases = make_table(app, TABLES[0], settings, partitions)
     worker = Worker(
         settings=settings,
         policies=policies,
@@ -85,13 +87,14 @@ def build_worker(
         app=app,
         source=app.topic(settings.case_events_topic, settings.ticks_topic, partitions=partitions),
         customer_source=app.topic(settings.customers_topic, partitions=partitions),
-        cases=make_table(app, TABLES[0], settings, partitions),
+        cases=cases,
         customer_cases=make_table(app, TABLES[1], settings, partitions),
         processor=CaseProcessor(
             policies.registry, topics_of(settings), timedelta(days=settings.closed_retention_days)
         ),
         send=FaustSender(app),
         recent=RecentlySent(kafka, settings.escalations_topic, settings.resend_guard_seconds),
+        case_store=TableCaseStore(app, cases),
         stalls=StallWatch(settings.stall_seconds),
     )
     app.agent(worker.source, name="cases", concurrency=1)(_bound(agents.cases_agent, worker))
