@@ -140,6 +140,8 @@ class Takeover:
             f"\n1. load: {self.o.cases:,} open cases, two workers, "
             f"standby replicas {self.o.standby}"
         )
+        if self.stream_cases / self.o.rate < 90:
+            raise BenchError("the due stream must last 90 s at least (raise --stream or --cases)")
         offset = self.workload.first_step_offset(now_us())
         bulk = DuePlan(now_us() + 2 * 3600 * 1_000_000, self.o.rate, offset)
         seconds = await self.seed(SEEDED_CASE, bulk, self.bulk_cases)
@@ -234,7 +236,7 @@ class Takeover:
         if not taken or taken == every:
             raise BenchError(f"the second worker holds partitions {sorted(taken)}: no split")
         kill_at = max(time.time(), self.stream.first_due_us / 1e6 + 15)
-        if self.stream.due_us(self.stream_cases) / 1e6 < kill_at + 120:
+        if self.stream.due_us(self.stream_cases) / 1e6 < kill_at + 60:
             raise BenchError("the due stream ends too soon after the kill (raise --stream)")
         await asyncio.sleep(kill_at - time.time())
         say(
@@ -272,7 +274,8 @@ class Takeover:
         )
         self.figures.bar(
             "no changelog replay",
-            f"{read:,} records read for the taken-over partitions (cold: {cold:,})",
+            f"{'?' if read is None else f'{read:,}'} records read for the taken-over partitions "
+            f"(cold: {cold:,})",
             read is not None and read <= cold // 100,
         )
         self.window = (self.stream.first_due_us, int((max(last, ready) + 10) * 1e6))
@@ -305,6 +308,10 @@ class Takeover:
 
         row("kill -9 → survivor sees the rebalance (re-joins)", after(faust_log.REJOINING))
         row("kill -9 → partitions assigned", after(faust_log.ASSIGNED))
+        row(
+            "kill -9 → table recovery starts (changelog ends read)",
+            after(faust_log.ACTIVE_HIGHWATERS),
+        )
         row("kill -9 → tables recovered (Faust: worker ready)", after(faust_log.WORKER_READY))
         row("kill -9 → due index rebuilt", after(faust_log.INDEX_REBUILT))
         row("kill -9 → survivor /readyz 200 with every partition", f"{ready - killed:.1f} s")

@@ -4,9 +4,10 @@ batch of changelog records a standby or a recovery applies).
 
 A standby applies the changelog records it reads in batches of `STANDBY_BUFFER` per table
 (Faust's `standby_buffer_size`, by default the table's recovery buffer, 1000); the records of a
-batch not yet full sit in memory until the next batch or a rebalance flushes them. So a
-standby that has read its partitions to the end shows, per table, a persisted lag below one
-batch, and a lag of a batch or more means it has not read that far yet.
+batch not yet full sit in memory until the next batch or a rebalance flushes them (a partition
+of fewer records than a batch may have no store at all yet). So a standby that has read its
+partitions to the end shows, per table, a persisted lag below one batch, a store missing
+counting as its whole partition; a lag of a batch or more means it has not read that far yet.
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ class TableLag:
 
     @property
     def warm(self) -> bool:
-        return not self.unknown and self.lag < STANDBY_BUFFER
+        """At most what one unapplied standby batch can hold is missing from the store."""
+        return self.lag < STANDBY_BUFFER
 
 
 def table_lag(

@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 
 _FAUST = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3})\] \[(\d+)\] \[(\w+)\] (.*)$")
+_SERVICE = re.compile(r"^\[\^-*[^\]]*\]:\s*")  # `[^---Recovery]: `, the service's name
 _DITTO = "〃"
 
 # The lines a rebalance leaves, in order (aiokafka's, then Faust's Recovery service).
@@ -50,7 +51,7 @@ def read_log(path: Path) -> list[Line]:
         if match:
             stamp, millis, _, _, text = match.groups()
             at = time.mktime(time.strptime(stamp, "%Y-%m-%d %H:%M:%S")) + int(millis) / 1000
-            lines.append(Line(at, text.strip()))
+            lines.append(Line(at, _SERVICE.sub("", text).strip()))
         elif raw.startswith("{"):
             try:
                 record = json.loads(raw)
