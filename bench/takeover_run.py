@@ -328,7 +328,7 @@ class Takeover:
         lag = sum(t.lag for t in at_kill)
         unknown = sorted({p for t in at_kill for p in t.unknown})
         row(
-            "survivor's store of them at the kill: records not applied",
+            "survivor's stores of them at the kill: records not on disk",
             f"{lag:,}" + (f" (no store for partitions {unknown})" if unknown else ""),
         )
         recovery = next(
