@@ -282,9 +282,14 @@ class Worker:
     """One escalation worker process, watched: RSS every 0.5 s, metrics on demand."""
 
     def __init__(
-        self, app_id: str, data_dir: Path, policy_file: Path, env: dict[str, str] | None = None
+        self,
+        app_id: str,
+        data_dir: Path,
+        policy_file: Path,
+        env: dict[str, str] | None = None,
+        name: str = "w1",
     ) -> None:
-        self.process = EscalationProcess(app_id, "w1", data_dir, str(policy_file))
+        self.process = EscalationProcess(app_id, name, data_dir, str(policy_file))
         self.env = env or {}
         self.samples: list[RssSample] = []
         self.peaks: list[int] = []  # VmHWM of every process that has ended
