@@ -103,6 +103,7 @@ def make_worker(
     worker.send = sends
     worker.recent = NothingSentBefore()
     worker.case_store = MemoryCaseStore(worker.cases)
+    worker.customer_store = MemoryCaseStore(worker.customer_cases)
     consumer: Any = app.consumer
     consumer.highwater = read_to_the_end(worker)
     return worker, sends.sent

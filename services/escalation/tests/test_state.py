@@ -80,7 +80,7 @@ def make(store: FakeStore, budget: float = 30.0) -> tuple[CaseWrites, Acks, list
         app=SimpleNamespace(crash=crash),
     )
     acks = Acks()
-    return CaseWrites(worker, acks), acks, crashes
+    return CaseWrites(worker, acks, store), acks, crashes
 
 
 async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:

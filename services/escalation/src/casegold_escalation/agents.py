@@ -32,6 +32,7 @@ from casegold_escalation.processor import (
     forget_customer_case,
 )
 from casegold_escalation.records import CustomerCase, Tick, next_check_of
+from casegold_escalation.state import CaseWrites
 from casegold_escalation.timers import event_bounds
 from casegold_sla import PolicyVersionUnknown, StateFormatError, from_us
 from casegold_sla.redact import mask_phones
@@ -213,32 +214,42 @@ async def commit(
 
 async def customers_agent(worker: Worker, stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
     """Count each customer's cases and report repeat complainants."""
-    async for event in stream.events():
-        key, value = event.message.key, event.message.value
-        if key is not None and value is not None:
-            await guarded(
-                worker,
-                "customers",
-                functools.partial(count_case, worker, key, value),
-                offset=event.message.offset,
-            )
-        yield None
+    # A record whose write is cached is acked by the cache once stored (state.py).
+    manual: Any = cast(Any, stream).noack()
+    writes = worker.customer_writes = CaseWrites(worker, manual, worker.customer_store)
+    writes.start()
+    try:
+        async for event in manual.events():
+            key, value = event.message.key, event.message.value
+            if key is not None and value is not None:
+                await guarded(
+                    worker,
+                    "customers",
+                    functools.partial(count_case, worker, event, key, value),
+                    offset=event.message.offset,
+                )
+            if writes.taken is not event:  # nothing to store, or skipped
+                await manual.ack(event)
+            yield None
+    finally:
+        await writes.stop()
 
 
-async def count_case(worker: Worker, key: bytes, value: bytes) -> None:
+async def count_case(worker: Worker, event: Any, key: bytes, value: bytes) -> None:
     """Count one case of a customer; the detection is acknowledged before the record is stored."""
+    writes, partition = worker.customer_writes, event.message.partition
     case = CustomerCase.decode(value)
     if case.forget:
-        record, delete = forget_customer_case(worker.customer_cases.get(key), case)
+        record, delete = forget_customer_case(writes.get(partition, key), case)
         if delete:
-            del worker.customer_cases[key]  # a tombstone on the changelog
+            await writes.put(partition, key, None, event)  # a tombstone on the changelog
             metrics.FORGOTTEN.labels("customer").inc()
         elif record is not None:
-            worker.customer_cases[key] = record
+            await writes.put(partition, key, record, event)
         return
     rule = worker.policies.registry.current.repeat_rule
     record, messages = count_customer_case(
-        worker.customer_cases.get(key),
+        writes.get(partition, key),
         case,
         rule,
         worker.clock(),
@@ -248,4 +259,4 @@ async def count_case(worker: Worker, key: bytes, value: bytes) -> None:
         # Awaited: the customer's record below must never be stored without them.
         await worker.send(messages, wait_all=True)
     if record is not None:
-        worker.customer_cases[key] = record
+        await writes.put(partition, key, record, event)

@@ -91,8 +91,9 @@ class Worker:
     processor: CaseProcessor
     send: Sender
     recent: ResendGuard
-    # The cases table written in batches (state.py); customer-cases stays a Faust table.
+    # The tables' partitions and changelogs, written in batches by the agents (state.py).
     case_store: CaseStore
+    customer_store: CaseStore
     index: DueIndex = field(default_factory=DueIndex)
     indexed_partitions: set[int] = field(default_factory=set)
     # Partitions revoked since the last index sync: their entries may be stale even if the
@@ -111,6 +112,8 @@ class Worker:
     held_counted: float = float("-inf")
     # The cases agent's ordered writes (set when the agent starts; see pipeline.py).
     pipeline: Any = None
+    # The customers agent's write cache (set when it starts; see state.py).
+    customer_writes: Any = None
     lag: LagGauge = field(default_factory=lambda: LagGauge(metrics.CONSUMER_LAG))
     # When the cases agent started the record it is on (None between records; stall.py).
     record_started: float | None = None

@@ -62,7 +62,7 @@ class WritePipeline:
         self.room.set()
         self.taken: Any = None  # the last event handed to submit (acked by the pipeline)
         self.task: asyncio.Task[None] | None = None
-        self.writes = CaseWrites(worker, stream)
+        self.writes = CaseWrites(worker, stream, worker.case_store)
 
     def get(self, partition: int, key: bytes) -> bytes | None:
         """The case's newest value: a pending write's, else the table's."""

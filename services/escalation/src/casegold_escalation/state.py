@@ -1,4 +1,4 @@
-"""The cases table written in batches (decision 0130).
+"""The worker's tables written in batches (decision 0130).
 
 A Faust table write costs, per event, a RocksDB put, one changelog record through Faust's
 producer buffer and a second RocksDB put (the persisted offset) when that record is
@@ -37,9 +37,8 @@ MAX_DELAY = 5.0
 class CaseWrites:
     """A write cache in front of the cases table: read-your-writes, flushed in batches."""
 
-    def __init__(self, worker: Any, stream: Any) -> None:
-        self.worker, self.stream = worker, stream
-        self.store: CaseStore = worker.case_store
+    def __init__(self, worker: Any, stream: Any, store: CaseStore) -> None:
+        self.worker, self.stream, self.store = worker, stream, store
         self.dirty: dict[int, dict[bytes, bytes | None]] = {}
         self.flushing: dict[int, dict[bytes, bytes | None]] = {}
         self.acks: dict[int, list[Any]] = {}
@@ -50,6 +49,7 @@ class CaseWrites:
         self.room = asyncio.Event()
         self.room.set()
         self.task: asyncio.Task[None] | None = None
+        self.taken: Any = None  # the last event handed to put (acked here, not by the agent)
 
     def get(self, partition: int, key: bytes) -> bytes | None:
         """The case's newest value: unflushed, being flushed, else stored."""
@@ -63,6 +63,7 @@ class CaseWrites:
 
     async def put(self, partition: int, key: bytes, value: bytes | None, event: Any) -> None:
         """Write value (None: delete) and ack event once it is on the changelog and stored."""
+        self.taken = event
         while self.count >= MAX_DIRTY:
             self.room.clear()
             await self.room.wait()

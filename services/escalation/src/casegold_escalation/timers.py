@@ -245,6 +245,9 @@ async def on_partitions_revoked(
     worker.revoked_since_sync.update(partitions)
     if worker.pipeline is not None:
         worker.pipeline.writes.revoke(partitions)
+    if worker.customer_writes is not None:
+        customers = worker.settings.customers_topic
+        worker.customer_writes.revoke({tp.partition for tp in revoked if tp.topic == customers})
 
 
 def tick_messages(worker: Worker, due: list[tuple[int, bytes, int]]) -> list[Message]:

@@ -80,6 +80,7 @@ def build_worker(
     app = make_app(settings, kafka)
     partitions = kafka.partitions
     cases = make_table(app, TABLES[0], settings, partitions)
+    customer_cases = make_table(app, TABLES[1], settings, partitions)
     worker = Worker(
         settings=settings,
         policies=policies,
@@ -88,13 +89,14 @@ def build_worker(
         source=app.topic(settings.case_events_topic, settings.ticks_topic, partitions=partitions),
         customer_source=app.topic(settings.customers_topic, partitions=partitions),
         cases=cases,
-        customer_cases=make_table(app, TABLES[1], settings, partitions),
+        customer_cases=customer_cases,
         processor=CaseProcessor(
             policies.registry, topics_of(settings), timedelta(days=settings.closed_retention_days)
         ),
         send=FaustSender(app),
         recent=RecentlySent(kafka, settings.escalations_topic, settings.resend_guard_seconds),
         case_store=TableCaseStore(app, cases),
+        customer_store=TableCaseStore(app, customer_cases),
         stalls=StallWatch(settings.stall_seconds),
     )
     app.agent(worker.source, name="cases", concurrency=1)(_bound(agents.cases_agent, worker))
