@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from casegold_escalation import state
+from casegold_escalation import guard, state
 from casegold_escalation.state import CaseWrites
 
 
@@ -138,7 +138,7 @@ async def test_a_revoked_partition_stores_and_acks_nothing_it_had_not_flushed() 
 async def test_a_failed_changelog_send_is_sent_again_and_nothing_acked_before(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(state, "FIRST_DELAY", 0.01)
+    monkeypatch.setattr(guard, "FIRST_DELAY", 0.01)
     store = FakeStore(failures=2)
     store.release.set()
     writes, acks, crashes = make(store)
@@ -154,7 +154,7 @@ async def test_a_failed_changelog_send_is_sent_again_and_nothing_acked_before(
 async def test_past_the_retry_budget_the_worker_crashes_without_acking(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(state, "FIRST_DELAY", 0.01)
+    monkeypatch.setattr(guard, "FIRST_DELAY", 0.01)
     store = FakeStore(failures=1000)
     store.release.set()
     writes, acks, crashes = make(store, budget=0.05)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import structlog
 
@@ -29,12 +30,39 @@ FIRST_DELAY = 0.1
 MAX_DELAY = 5.0
 
 
+class Backoff:
+    """The retries of one failing dependency: doubling waits, then the worker crashed (and the
+    error raised) once the next wait would pass the retry budget."""
+
+    def __init__(
+        self,
+        worker: Any,
+        stage: str,
+        retrying: str = "retrying message",
+        giving_up: str = "dependency failing past the retry budget",
+    ) -> None:
+        self.worker, self.stage = worker, stage
+        self.retrying, self.giving_up = retrying, giving_up
+        self.delay = FIRST_DELAY
+        self.deadline = time.monotonic() + worker.settings.retry_budget
+
+    async def failed(self, error: Exception, **where: object) -> None:
+        """Count the failure and wait before the next try (or crash: see the class)."""
+        metrics.RETRIES.labels(self.stage).inc()
+        if time.monotonic() + self.delay > self.deadline:
+            log.critical(self.giving_up, stage=self.stage, error=_masked(error), **where)
+            await self.worker.app.crash(error)
+            raise error
+        log.warning(self.retrying, stage=self.stage, error=_masked(error), **where)
+        await asyncio.sleep(self.delay)
+        self.delay = min(self.delay * 2, MAX_DELAY)
+
+
 async def guarded(
     worker: Worker, stage: str, step: Callable[[], Awaitable[None]], **where: object
 ) -> None:
     """Run step until it succeeds or proves the record poison; crash past the retry budget."""
-    delay = FIRST_DELAY
-    deadline = time.monotonic() + worker.settings.retry_budget
+    backoff = Backoff(worker, stage)
     while True:
         try:
             await step()
@@ -47,20 +75,8 @@ async def guarded(
             log.error("poison message skipped", stage=stage, error=_masked(error), **where)
             return
         except Exception as error:
-            metrics.RETRIES.labels(stage).inc()
             worker.outcome(stage, ok=False)
-            if time.monotonic() + delay > deadline:
-                log.critical(
-                    "dependency failing past the retry budget",
-                    stage=stage,
-                    error=_masked(error),
-                    **where,
-                )
-                await worker.app.crash(error)
-                raise
-            log.warning("retrying message", stage=stage, error=_masked(error), **where)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, MAX_DELAY)
+            await backoff.failed(error, **where)
         else:
             worker.outcome(stage, ok=True)
             return

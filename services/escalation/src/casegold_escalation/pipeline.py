@@ -17,25 +17,18 @@ of that case queues behind it (never overtaking it in the table).
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import deque
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import structlog
-
 from casegold_escalation import metrics
+from casegold_escalation.guard import Backoff
 from casegold_escalation.processor import Message
 from casegold_escalation.state import CaseWrites
-from casegold_sla.redact import mask_phones
-
-log = structlog.get_logger("casegold.escalation")
 
 # At most this many writes wait at once; the agent waits for the oldest beyond it.
 MAX_PENDING = 2000
-FIRST_DELAY = 0.1
-MAX_DELAY = 5.0
 
 
 @dataclass(eq=False, slots=True)
@@ -138,8 +131,12 @@ class WritePipeline:
     async def _acknowledged(self, head: Pending) -> None:
         """Wait for the head's notices; on a failed send, send them again with back-off, and
         crash the worker past the retry budget (the group then redelivers from the commit)."""
-        delay = FIRST_DELAY
-        deadline = time.monotonic() + self.worker.settings.retry_budget
+        backoff = Backoff(
+            self.worker,
+            "cases",
+            "resending notices",
+            "notices unacknowledged past the retry budget",
+        )
         while True:
             try:
                 if head.acks is not None:
@@ -148,14 +145,7 @@ class WritePipeline:
             except asyncio.CancelledError:
                 raise
             except Exception as error:
-                metrics.RETRIES.labels("cases").inc()
-                if time.monotonic() + delay > deadline:
-                    log.critical("notices unacknowledged past the retry budget")
-                    await self.worker.app.crash(error)
-                    raise
-                log.warning("resending notices", error=mask_phones(repr(error)))
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, MAX_DELAY)
+                await backoff.failed(error)
                 try:
                     head.acks = await self.worker.send.pipelined(head.messages)
                 except Exception as again:  # the producer itself refused: try again later

@@ -17,21 +17,14 @@ source records were not committed, and those are read again.
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
-import structlog
-
 from casegold_escalation import metrics
+from casegold_escalation.guard import Backoff
 from casegold_escalation.ports import CaseStore
-from casegold_sla.redact import mask_phones
-
-log = structlog.get_logger("casegold.escalation")
 
 # Writes waiting for a flush at once; the agent waits beyond it.
 MAX_DIRTY = 20_000
-FIRST_DELAY = 0.1
-MAX_DELAY = 5.0
 
 
 class CaseWrites:
@@ -129,19 +122,16 @@ class CaseWrites:
         """Send each partition's writes to the changelog; returns the last offset of each.
         A failed send is sent again with back-off; past the retry budget the worker crashes
         (the group then reads the uncommitted records again)."""
-        delay = FIRST_DELAY
-        deadline = time.monotonic() + self.worker.settings.retry_budget
+        backoff = Backoff(
+            self.worker,
+            "state",
+            "resending table writes",
+            "table writes unacknowledged past the retry budget",
+        )
         while True:
             try:
                 return await self.store.send(batch)
             except asyncio.CancelledError:
                 raise
             except Exception as error:
-                metrics.RETRIES.labels("state").inc()
-                if time.monotonic() + delay > deadline:
-                    log.critical("case state unacknowledged past the retry budget")
-                    await self.worker.app.crash(error)
-                    raise
-                log.warning("resending case state", error=mask_phones(repr(error)))
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, MAX_DELAY)
+                await backoff.failed(error)
