@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from casegold_escalation.due_index import DueIndex
@@ -103,6 +103,7 @@ def test_ticked_counts_cases_due_and_not_yet_applied() -> None:
     assert index.ticked == 0
 
 
+@example(schedules=[(0, 0, 1), (0, 0, 0), (0, 0, 1)], bounds={0: None}, now=1)
 @given(
     st.lists(
         st.tuples(st.integers(0, 3), st.integers(0, 30), st.integers(0, 100)),

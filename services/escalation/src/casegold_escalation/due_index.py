@@ -99,7 +99,9 @@ class DueIndex:
     def held(self, now: int, bounds: Bounds) -> int:
         """How many cases are due at now but wait behind their partition's bound (a case
         already ticked counts as ticked, not held)."""
-        count = 0
+        # A case scheduled at an instant, then another, then the first again has two entries
+        # that both match its current instant: count cases, not entries.
+        counted: set[bytes] = set()
         for partition, bound in bounds.items():
             heap = self._heaps.get(partition)
             if not heap:
@@ -114,9 +116,9 @@ class DueIndex:
                 due, key = heap[i]
                 valid = self._current.get(key) == (due, partition)
                 if due >= lowest and valid and key not in self._ticked:
-                    count += 1
+                    counted.add(key)
                 stack += (2 * i + 1, 2 * i + 2)
-        return count
+        return len(counted)
 
     def drop_partitions(self, partitions: Iterable[int]) -> int:
         """Forget every case of the given partitions (revoked from this worker)."""
