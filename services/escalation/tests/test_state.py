@@ -35,11 +35,13 @@ class FakeStore:
     changelog: list[tuple[int, bytes, bytes | None]] = field(default_factory=list)
     release: asyncio.Event = field(default_factory=asyncio.Event)
     failures: int = 0
+    sends: int = 0  # flushes that reached the changelog (and may wait there)
 
     def get(self, partition: int, key: bytes) -> bytes | None:
         return self.stored.get(partition, {}).get(key)
 
     async def send(self, batch: Mapping[int, Mapping[bytes, bytes | None]]) -> dict[int, int]:
+        self.sends += 1
         await self.release.wait()
         if self.failures:
             self.failures -= 1
@@ -99,7 +101,7 @@ async def test_a_write_is_read_back_at_once_and_its_record_acked_only_once_store
         await writes.put(3, b"old", b"v1", first)
         await writes.put(3, b"new", b"n1", second)
         assert writes.get(3, b"old") == b"v1" and writes.get(3, b"new") == b"n1"
-        await asyncio.sleep(0.05)  # the flush is on its way, the changelog not yet acknowledged
+        await until(lambda: store.sends == 1)  # the flush waits for the changelog's ack
         assert acks.acked == [] and store.stored[3] == {b"old": b"v0"}
         assert writes.get(3, b"old") == b"v1", "a write being flushed is read back too"
         await writes.put(3, b"old", None, Record(3, 12))  # deleted while the flush is out
@@ -121,13 +123,13 @@ async def test_a_revoked_partition_stores_and_acks_nothing_it_had_not_flushed() 
     try:
         await writes.put(1, b"a", b"1", Record(1, 5))
         await writes.put(2, b"b", b"2", Record(2, 7))
-        await asyncio.sleep(0.05)  # both in the flush awaiting the changelog
+        await until(lambda: store.sends == 1)  # both in the flush awaiting the changelog
         writes.revoke({1})
         await writes.put(1, b"c", b"3", Record(1, 6))
         writes.revoke({1})  # unflushed again, and dropped
         store.release.set()
         await until(lambda: [r.offset for r in acks.acked] == [7])
-        await asyncio.sleep(0.05)
+        await until(lambda: not writes.flushing and not writes.dirty)  # nothing left to come
         assert [r.offset for r in acks.acked] == [7]
         assert 1 not in store.stored and store.stored[2] == {b"b": b"2"}
         assert writes.get(1, b"c") is None
@@ -177,7 +179,8 @@ async def test_the_agent_waits_when_too_many_writes_are_unflushed(
     await writes.put(0, b"a", b"1", Record(0, 1))
     await writes.put(0, b"b", b"1", Record(0, 2))
     third = asyncio.ensure_future(writes.put(0, b"c", b"1", Record(0, 3)))
-    await asyncio.sleep(0.05)
+    for _ in range(10):  # would have finished within a turn of the loop if there were room
+        await asyncio.sleep(0)
     assert not third.done()
     writes.start()
     store.release.set()
