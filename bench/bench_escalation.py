@@ -9,6 +9,7 @@ worker processes import that copy (PYTHONPATH): a run of a quarter of an hour th
 version of the worker even while the working tree is being edited.
 """
 
+import importlib
 import os
 import random
 import shutil
@@ -37,17 +38,21 @@ def snapshot(target: Path) -> None:
     sys.path.insert(1, str(ROOT))  # bench.* and tests.support.*
 
 
-def main() -> int:
-    name = f"escalation-{time.strftime('%Y%m%d-%H%M%S')}-{random.randrange(1 << 16):04x}"
+def run_snapshotted(prefix: str, module: str) -> int:
+    """Copy the packages into a fresh run folder, then run `module`'s main(run_dir) on them."""
+    name = f"{prefix}-{time.strftime('%Y%m%d-%H%M%S')}-{random.randrange(1 << 16):04x}"
     run_dir = ROOT / "var" / "bench" / name
     snapshot(run_dir / "src")
     try:
-        from bench.escalation_run import main as run
-
-        return run(run_dir)
+        run = importlib.import_module(module).main
+        return int(run(run_dir))
     finally:
         if "--keep" not in sys.argv:
             shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def main() -> int:
+    return run_snapshotted("escalation", "bench.escalation_run")
 
 
 if __name__ == "__main__":

@@ -9,28 +9,11 @@ Like bench_escalation.py, the casegold packages are copied into the run's folder
 workers import that copy, so edits to the working tree during a run do not mix two versions.
 """
 
-import random
-import shutil
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench.* when run as a script
-from bench.bench_escalation import ROOT, snapshot  # imports nothing of casegold
-
-
-def main() -> int:
-    name = f"takeover-{time.strftime('%Y%m%d-%H%M%S')}-{random.randrange(1 << 16):04x}"
-    run_dir = ROOT / "var" / "bench" / name
-    snapshot(run_dir / "src")
-    try:
-        from bench.takeover_run import main as run
-
-        return run(run_dir)
-    finally:
-        if "--keep" not in sys.argv:
-            shutil.rmtree(run_dir, ignore_errors=True)
-
+from bench.bench_escalation import run_snapshotted  # imports nothing of casegold
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_snapshotted("takeover", "bench.takeover_run"))

@@ -399,10 +399,7 @@ async def main_async(options: Options, run_dir: Path) -> int:
         return 1
     finally:
         await bench.cleanup()
-    say(f"\nsummary ({(time.monotonic() - began) / 60:.1f} min, load average now {load_text()}):")
-    for what, figure, met in bench.figures.bars:
-        mark = "n/a" if met is None else ("met" if met else "NOT met")
-        say(f"  {what:<42} {figure}  [{mark}]")
+    bench.figures.summary(began, 42)
     return 0
 
 
