@@ -1,15 +1,17 @@
 """Faust's own floor: events/s of an agent that does (almost) nothing, on this machine.
 
-    .venv/bin/python bench/faust_floor.py [--events 100000]
+    .venv/bin/python bench/faust_floor.py [--events 100000] [--modes pass,table,batch]
 
 Not part of `make bench` (its name does not start with bench_): it answers one question for
 the escalation worker's events/s target — how fast can a Faust worker configured like ours go
-before any domain code runs? Two modes, each a fresh app id and data folder, on the broker at
+before any domain code runs? Each mode runs with a fresh app id and data folder, on the broker at
 CASEGOLD_KAFKA_BOOTSTRAP, over the same `--events` messages (250-byte values, random keys, 12
 partitions):
 
 - `pass`: the agent iterates `stream.events()` and does nothing;
-- `table`: the agent writes each value to a RocksDB table (local put + changelog record).
+- `table`: the agent writes each value to a RocksDB table (local put + changelog record);
+- `batch`: the records reach the agent a fetch at a time through the worker's batch consumer
+  (casegold_escalation/fetch.py), and it only acks them.
 
 The figure is events over the seconds between the group's first and last committed offsets
 (Faust commits every second, so about ±1 s on a run of tens of seconds).
@@ -57,7 +59,19 @@ def worker(mode: str, app_id: str, topic: str, data_dir: str) -> None:
     source = app.topic(topic, partitions=kafka.partitions)
     table = app.Table("probe", partitions=kafka.partitions, key_type=bytes, value_type=bytes)
 
+    feed = None
+    if mode == "batch":
+        from casegold_escalation import fetch
+
+        fetch.install(app)
+        feed = fetch.add_feed(app, "probe", [topic])
+
+    async def ack(message: object) -> None:
+        app.consumer.ack(message)  # type: ignore[arg-type]
+
     async def agent(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
+        if feed is not None:
+            feed.start(ack)
         async for event in stream.events():
             if mode == "table":
                 table[event.message.key] = event.message.value
@@ -126,6 +140,7 @@ async def measure(kafka: KafkaSettings, mode: str, events: int) -> tuple[float, 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--modes", default="pass,table")
     parser.add_argument("--worker", nargs=4, metavar=("MODE", "APP", "TOPIC", "DIR"))
     args = parser.parse_args()
     if args.worker:
@@ -134,7 +149,7 @@ def main() -> int:
     kafka = KafkaSettings()
     cores = os.cpu_count()
     print(f"Faust floor: {args.events:,} events, {kafka.partitions} partitions, {cores} cores")
-    for mode in ("pass", "table"):
+    for mode in args.modes.split(","):
         rate, seconds = asyncio.run(measure(kafka, mode, args.events))
         print(f"  {mode:<6} {rate:9,.0f} events/s ({seconds:.1f} s)")
     return 0

@@ -61,13 +61,13 @@ class FakeStore:
 
 
 class Acks:
-    """The stream's ack, recorded."""
+    """The acks of source records, recorded."""
 
     def __init__(self) -> None:
         self.acked: list[Record] = []
 
-    async def ack(self, event: Record) -> None:
-        self.acked.append(event)
+    async def ack(self, record: Record) -> None:
+        self.acked.append(record)
 
 
 def make(store: FakeStore, budget: float = 30.0) -> tuple[CaseWrites, Acks, list[BaseException]]:
@@ -82,7 +82,7 @@ def make(store: FakeStore, budget: float = 30.0) -> tuple[CaseWrites, Acks, list
         app=SimpleNamespace(crash=crash),
     )
     acks = Acks()
-    return CaseWrites(worker, acks, store), acks, crashes
+    return CaseWrites(worker, acks.ack, store), acks, crashes
 
 
 async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:

@@ -42,50 +42,58 @@ log = structlog.get_logger("casegold.escalation")
 
 async def cases_agent(worker: Worker, stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
     """Apply every case event and tick of the worker's partitions, one at a time."""
-    ticks_topic = worker.settings.ticks_topic
     # Acks are the pipeline's: a record is acked once its write is stored (pipeline.py).
     manual: Any = cast(Any, stream).noack()
-    pipeline = worker.pipeline = WritePipeline(worker, manual)
+    pipeline = worker.pipeline = WritePipeline(worker, worker.ack)
     pipeline.start()
+    apply = functools.partial(apply_record, worker)
+    feed = worker.feeds.get("cases")
+    if feed is not None:
+        feed.start(apply)
     try:
+        # The batch consumer feeds the topics' records a fetch at a time (fetch.py); the
+        # stream only carries records put on it directly (the agent's test context).
         async for event in manual.events():
-            message = event.message
-            key = message.key
-            topic, partition, value = message.topic, message.partition, message.value
-            if key is None or value is None:
-                metrics.UNDECODABLE.labels("no_key_or_value").inc()
-                # Read all the same: timers must not wait for it.
-                if topic != ticks_topic:
-                    worker.progress[partition] = Progress(
-                        message.offset, int(message.timestamp * 1e6)
-                    )
-                else:
-                    worker.tick_progress[partition] = message.offset
-                await manual.ack(event)
-                continue
-            if topic == ticks_topic:
-                step = functools.partial(apply_tick, worker, event, key, value)
-            else:
-                step = functools.partial(apply_event, worker, event, key, value, message.offset)
-            worker.record_started = time.monotonic()
-            try:
-                await guarded(worker, "cases", step, topic=topic, offset=message.offset)
-            finally:
-                worker.record_started = None
-            if pipeline.taken is not event:  # skipped (poison, refused at the door)
-                await manual.ack(event)
-            if topic != ticks_topic:
-                worker.progress[partition] = Progress(message.offset, int(message.timestamp * 1e6))
-            else:
-                worker.tick_progress[partition] = message.offset
+            await apply(event.message)
             yield None
     finally:
+        if feed is not None:
+            await feed.stop()
         await pipeline.stop()
 
 
-async def apply_event(
-    worker: Worker, event: Any, key: bytes, value: bytes, offset: int | None = None
-) -> None:
+async def apply_record(worker: Worker, message: Any) -> None:
+    """Apply one record of the case events or the ticks; acked once its effects are stored."""
+    ticks_topic = worker.settings.ticks_topic
+    key = message.key
+    topic, partition, value = message.topic, message.partition, message.value
+    if key is None or value is None:
+        metrics.UNDECODABLE.labels("no_key_or_value").inc()
+        # Read all the same: timers must not wait for it.
+        if topic != ticks_topic:
+            worker.progress[partition] = Progress(message.offset, int(message.timestamp * 1e6))
+        else:
+            worker.tick_progress[partition] = message.offset
+        await worker.ack(message)
+        return
+    if topic == ticks_topic:
+        step = functools.partial(apply_tick, worker, message, key, value)
+    else:
+        step = functools.partial(apply_event, worker, message, key, value)
+    worker.record_started = time.monotonic()
+    try:
+        await guarded(worker, "cases", step, topic=topic, offset=message.offset)
+    finally:
+        worker.record_started = None
+    if worker.pipeline.taken is not message:  # skipped (poison, refused at the door)
+        await worker.ack(message)
+    if topic != ticks_topic:
+        worker.progress[partition] = Progress(message.offset, int(message.timestamp * 1e6))
+    else:
+        worker.tick_progress[partition] = message.offset
+
+
+async def apply_event(worker: Worker, message: Any, key: bytes, value: bytes) -> None:
     """Decode a case event, apply it and fire what is due at the event's own time."""
     parsed = parse(value)
     if isinstance(parsed, Undecodable):
@@ -105,7 +113,8 @@ async def apply_event(
         return
     # Decide at the event's own time: while a backlog is replayed, a step must not fire
     # because of how late the worker reads, only because the case really ran late.
-    stored = worker.pipeline.get(event.message.partition, key)
+    stored = worker.pipeline.get(message.partition, key)
+    offset = message.offset
     update = await _with_policies(
         worker, lambda: worker.processor.on_event(stored, parsed, parsed.occurred_at, offset)
     )
@@ -114,17 +123,17 @@ async def apply_event(
         metrics.EVENTS_REJECTED.inc()
     else:
         metrics.EVENTS_APPLIED.inc()
-    await commit(worker, event, key, stored, update)
+    await commit(worker, message, key, stored, update)
 
 
-async def apply_tick(worker: Worker, event: Any, key: bytes, value: bytes) -> None:
+async def apply_tick(worker: Worker, message: Any, key: bytes, value: bytes) -> None:
     """Fire what is due now for the ticked case."""
     tick = Tick.decode(value)  # a malformed tick raises here and is counted as a failure
     reason = key_problem(key, tick.case_id)
     if reason is not None:
         metrics.REJECTED.labels(reason).inc()
         return
-    partition = event.message.partition
+    partition = message.partition
     stored = worker.pipeline.get(partition, key)
     if stored is None:
         return  # a tick for a case this worker no longer holds
@@ -142,7 +151,7 @@ async def apply_tick(worker: Worker, event: Any, key: bytes, value: bytes) -> No
                 return
             until = min(now, from_us(bound - 1))
     update = await _with_policies(worker, lambda: worker.processor.on_tick(stored, now, until))
-    await commit(worker, event, key, stored, update)
+    await commit(worker, message, key, stored, update)
 
 
 def key_problem(key: bytes, case_id: UUID) -> str | None:
@@ -175,10 +184,10 @@ async def _with_policies(worker: Worker, step: Callable[[], CaseUpdate]) -> Case
 
 
 async def commit(
-    worker: Worker, event: Any, key: bytes, stored: bytes | None, update: CaseUpdate
+    worker: Worker, message: Any, key: bytes, stored: bytes | None, update: CaseUpdate
 ) -> None:
     """Send, then store once the notices are acknowledged: never the other way round."""
-    partition = event.message.partition
+    partition = message.partition
     messages = update.messages
     if any(m.notice_id for m in messages):
         if not worker.recent.loaded(partition):
@@ -195,7 +204,7 @@ async def commit(
             metrics.FORGOTTEN.labels("case").inc()
     else:
         unchanged = update.stored is None or update.stored == stored
-    await worker.pipeline.submit(event, key, update.stored, unchanged, messages)
+    await worker.pipeline.submit(message, partition, key, update.stored, unchanged, messages)
     # Fired when sent: the acknowledgement only decides when the step is stored.
     fired_at = worker.clock()
     # A step whose every notice an earlier owner already sent was counted by that owner.
@@ -216,36 +225,47 @@ async def customers_agent(worker: Worker, stream: faust.StreamT[bytes]) -> Async
     """Count each customer's cases and report repeat complainants."""
     # A record whose write is cached is acked by the cache once stored (state.py).
     manual: Any = cast(Any, stream).noack()
-    writes = worker.customer_writes = CaseWrites(worker, manual, worker.customer_store)
+    writes = worker.customer_writes = CaseWrites(worker, worker.ack, worker.customer_store)
     writes.start()
+    apply = functools.partial(count_record, worker)
+    feed = worker.feeds.get("customers")
+    if feed is not None:
+        feed.start(apply)
     try:
-        async for event in manual.events():
-            key, value = event.message.key, event.message.value
-            if key is not None and value is not None:
-                await guarded(
-                    worker,
-                    "customers",
-                    functools.partial(count_case, worker, event, key, value),
-                    offset=event.message.offset,
-                )
-            if writes.taken is not event:  # nothing to store, or skipped
-                await manual.ack(event)
+        async for event in manual.events():  # records put directly only (see cases_agent)
+            await apply(event.message)
             yield None
     finally:
+        if feed is not None:
+            await feed.stop()
         await writes.stop()
 
 
-async def count_case(worker: Worker, event: Any, key: bytes, value: bytes) -> None:
+async def count_record(worker: Worker, message: Any) -> None:
+    """Count one record of the customers topic; acked once its count is stored."""
+    key, value = message.key, message.value
+    if key is not None and value is not None:
+        await guarded(
+            worker,
+            "customers",
+            functools.partial(count_case, worker, message, key, value),
+            offset=message.offset,
+        )
+    if worker.customer_writes.taken is not message:  # nothing to store, or skipped
+        await worker.ack(message)
+
+
+async def count_case(worker: Worker, message: Any, key: bytes, value: bytes) -> None:
     """Count one case of a customer; the detection is acknowledged before the record is stored."""
-    writes, partition = worker.customer_writes, event.message.partition
+    writes, partition = worker.customer_writes, message.partition
     case = CustomerCase.decode(value)
     if case.forget:
         record, delete = forget_customer_case(writes.get(partition, key), case)
         if delete:
-            await writes.put(partition, key, None, event)  # a tombstone on the changelog
+            await writes.put(partition, key, None, message)  # a tombstone on the changelog
             metrics.FORGOTTEN.labels("customer").inc()
         elif record is not None:
-            await writes.put(partition, key, record, event)
+            await writes.put(partition, key, record, message)
         return
     rule = worker.policies.registry.current.repeat_rule
     record, messages = count_customer_case(
@@ -259,4 +279,4 @@ async def count_case(worker: Worker, event: Any, key: bytes, value: bytes) -> No
         # Awaited: the customer's record below must never be stored without them.
         await worker.send(messages, wait_all=True)
     if record is not None:
-        await writes.put(partition, key, record, event)
+        await writes.put(partition, key, record, message)

@@ -11,6 +11,7 @@ from casegold_escalation import metrics
 from casegold_escalation.adapters.policies import PolicyStore
 from casegold_escalation.consumer_lag import LagGauge
 from casegold_escalation.due_index import DueIndex
+from casegold_escalation.fetch import Feed
 from casegold_escalation.lag import Progress
 from casegold_escalation.ports import CaseStore, ResendGuard, Sender
 from casegold_escalation.processor import CaseProcessor
@@ -118,6 +119,12 @@ class Worker:
     # When the cases agent started the record it is on (None between records; stall.py).
     record_started: float | None = None
     stalls: StallWatch = field(default_factory=lambda: StallWatch(2.0))
+    # The agents' records from the batch consumer, by agent name (fetch.py).
+    feeds: dict[str, Feed] = field(default_factory=dict)
+
+    async def ack(self, message: Any) -> None:
+        """A source record is done with: its offset may be committed (contiguous acks)."""
+        self.app.consumer.ack(message)
 
     def outcome(self, stage: str, ok: bool) -> None:
         """Note how an agent's last message went."""

@@ -106,6 +106,13 @@ STATE_FLUSHED = Histogram(
     buckets=(1, 10, 100, 500, 1000, 2000, 5000, 10000, 20000),
     registry=REGISTRY,
 )
+FED = Histogram(
+    "casegold_escalation_fed_records",
+    "Records of one fetch handed to an agent at once (fetch.py), by agent.",
+    ["agent"],
+    buckets=(1, 10, 100, 500, 1000, 2000, 5000),
+    registry=REGISTRY,
+)
 FORGOTTEN = Counter(
     "casegold_escalation_forgotten_total",
     "Records deleted past the closed-case retention: table case or customer.",

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +35,8 @@ MAX_PENDING = 2000
 class Pending:
     """One record's table write (or deletion, value None) and the notices it waits for."""
 
-    event: Any
+    record: Any
+    partition: int
     key: bytes
     value: bytes | None
     write: bool
@@ -46,16 +47,16 @@ class Pending:
 class WritePipeline:
     """Orders table writes after the acknowledgements of the notices sent before them."""
 
-    def __init__(self, worker: Any, stream: Any) -> None:
-        self.worker, self.stream = worker, stream
+    def __init__(self, worker: Any, ack: Callable[[Any], Awaitable[None]]) -> None:
+        self.worker, self.ack = worker, ack
         self.queue: deque[Pending] = deque()
         self.pending: dict[bytes, Pending] = {}
         self.ready = asyncio.Event()
         self.room = asyncio.Event()
         self.room.set()
-        self.taken: Any = None  # the last event handed to submit (acked by the pipeline)
+        self.taken: Any = None  # the last record handed to submit (acked by the pipeline)
         self.task: asyncio.Task[None] | None = None
-        self.writes = CaseWrites(worker, stream, worker.case_store)
+        self.writes = CaseWrites(worker, ack, worker.case_store)
 
     def get(self, partition: int, key: bytes) -> bytes | None:
         """The case's newest value: a pending write's, else the table's."""
@@ -68,26 +69,27 @@ class WritePipeline:
 
     async def submit(
         self,
-        event: Any,
+        record: Any,
+        partition: int,
         key: bytes,
         value: bytes | None,
         unchanged: bool,
         messages: Sequence[Message],
     ) -> None:
-        """Send messages now; store value (None: delete) and ack the event once the notices
-        among them are acknowledged. `unchanged`: nothing to store."""
-        self.taken = event
+        """Send messages now; store value (None: delete) and ack the source record once the
+        notices among them are acknowledged. `unchanged`: nothing to store."""
+        self.taken = record
         acks = await self.worker.send.pipelined(messages)
         if acks is None and (unchanged or key not in self.pending):
             if unchanged:
-                await self.stream.ack(event)
+                await self.ack(record)
             else:
-                await self.writes.put(event.message.partition, key, value, event)
+                await self.writes.put(partition, key, value, record)
             return
         while len(self.queue) >= MAX_PENDING:
             self.room.clear()
             await self.room.wait()
-        entry = Pending(event, key, value, not unchanged, messages, acks)
+        entry = Pending(record, partition, key, value, not unchanged, messages, acks)
         self.queue.append(entry)
         if entry.write:
             self.pending[key] = entry
@@ -117,14 +119,12 @@ class WritePipeline:
             await self._acknowledged(head)
             if head.write:
                 # Acked by the write cache once the write is on the changelog (state.py).
-                await self.writes.put(
-                    head.event.message.partition, head.key, head.value, head.event
-                )
+                await self.writes.put(head.partition, head.key, head.value, head.record)
             self.queue.popleft()
             if self.pending.get(head.key) is head:
                 del self.pending[head.key]
             if not head.write:
-                await self.stream.ack(head.event)
+                await self.ack(head.record)
             metrics.WRITES_PENDING.set(len(self.queue))
             self.room.set()
 

@@ -17,6 +17,7 @@ source records were not committed, and those are read again.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from casegold_escalation import metrics
@@ -30,8 +31,10 @@ MAX_DIRTY = 20_000
 class CaseWrites:
     """A write cache in front of the cases table: read-your-writes, flushed in batches."""
 
-    def __init__(self, worker: Any, stream: Any, store: CaseStore) -> None:
-        self.worker, self.stream, self.store = worker, stream, store
+    def __init__(
+        self, worker: Any, ack: Callable[[Any], Awaitable[None]], store: CaseStore
+    ) -> None:
+        self.worker, self.ack, self.store = worker, ack, store
         self.dirty: dict[int, dict[bytes, bytes | None]] = {}
         self.flushing: dict[int, dict[bytes, bytes | None]] = {}
         self.acks: dict[int, list[Any]] = {}
@@ -42,7 +45,7 @@ class CaseWrites:
         self.room = asyncio.Event()
         self.room.set()
         self.task: asyncio.Task[None] | None = None
-        self.taken: Any = None  # the last event handed to put (acked here, not by the agent)
+        self.taken: Any = None  # the last record handed to put (acked here, not by the agent)
 
     def get(self, partition: int, key: bytes) -> bytes | None:
         """The case's newest value: unflushed, being flushed, else stored."""
@@ -54,9 +57,10 @@ class CaseWrites:
             return flushing[key]
         return self.store.get(partition, key)
 
-    async def put(self, partition: int, key: bytes, value: bytes | None, event: Any) -> None:
-        """Write value (None: delete) and ack event once it is on the changelog and stored."""
-        self.taken = event
+    async def put(self, partition: int, key: bytes, value: bytes | None, record: Any) -> None:
+        """Write value (None: delete) and ack its source record once it is on the changelog
+        and stored."""
+        self.taken = record
         while self.count >= MAX_DIRTY:
             self.room.clear()
             await self.room.wait()
@@ -67,7 +71,7 @@ class CaseWrites:
         if key not in dirty:
             self.count += 1
         dirty[key] = value
-        self.acks[partition].append(event)
+        self.acks[partition].append(record)
         self.wake.set()
 
     def revoke(self, partitions: set[int]) -> None:
@@ -114,8 +118,8 @@ class CaseWrites:
             if self.epochs.get(partition, 0) != epochs[partition]:
                 continue  # revoked meanwhile: the changelog has it, the new owner recovers it
             self.store.write(partition, writes, offsets[partition])
-            for event in acks[partition]:
-                await self.stream.ack(event)
+            for record in acks[partition]:
+                await self.ack(record)
         metrics.STATE_FLUSHED.observe(sum(len(writes) for writes in batch.values()))
 
     async def _send(self, batch: dict[int, dict[bytes, bytes | None]]) -> dict[int, int]:

@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from casegold_contracts import CASE_EVENTS, ESCALATIONS
-from casegold_escalation import agents, timers
+from casegold_escalation import agents, fetch, timers
 from casegold_escalation.adapters.case_store import TableCaseStore
 from casegold_escalation.adapters.policies import PolicyStore
 from casegold_escalation.adapters.producer import FaustSender
@@ -78,6 +78,7 @@ def build_worker(
 ) -> Worker:
     """One worker: its app, topics and tables, with the agents, the timer and the views."""
     app = make_app(settings, kafka)
+    fetch.install(app)
     partitions = kafka.partitions
     cases = make_table(app, TABLES[0], settings, partitions)
     customer_cases = make_table(app, TABLES[1], settings, partitions)
@@ -99,6 +100,10 @@ def build_worker(
         customer_store=TableCaseStore(app, customer_cases),
         stalls=StallWatch(settings.stall_seconds),
     )
+    worker.feeds = {
+        "cases": fetch.add_feed(app, "cases", [settings.case_events_topic, settings.ticks_topic]),
+        "customers": fetch.add_feed(app, "customers", [settings.customers_topic]),
+    }
     app.agent(worker.source, name="cases", concurrency=1)(_bound(agents.cases_agent, worker))
     app.agent(worker.customer_source, name="customers", concurrency=1)(
         _bound(agents.customers_agent, worker)
