@@ -150,3 +150,34 @@ async def test_a_handler_that_fails_outside_its_guard_crashes_the_worker(
         assert feed.task is not None and feed.task.done()
     finally:
         await feed.stop()
+
+
+async def test_a_resume_of_the_flow_while_the_feed_is_full_loses_and_blocks_nothing(
+    app: faust.App,
+) -> None:
+    # Table recovery resumes the flow more than once within one assignment; a feed whose queue
+    # a resume emptied left the fetch loop blocked on a put and the records never acked.
+    seen: list[int] = []
+    first = asyncio.Event()
+
+    async def handler(message: Any) -> None:
+        if not seen:
+            await first.wait()  # the agent is busy on the first fetch
+        seen.append(message.offset)
+
+    feed = Feed(app, "cases", ["complaints.case-events"])
+    feed.start(handler)
+    try:
+        await feed.put([record(app, 0)])
+        await until(lambda: feed.queue.empty())  # taken: the handler waits on it
+        await feed.put([record(app, 1)])
+        await feed.put([record(app, 2)])  # the queue is full now
+        blocked = asyncio.ensure_future(feed.put([record(app, 3)]))
+        await asyncio.sleep(0)
+        assert not blocked.done()
+        app.flow_control.resume()  # what recovery does again, the same generation
+        first.set()
+        await until(lambda: seen == [0, 1, 2, 3])
+        assert blocked.done()
+    finally:
+        await feed.stop()

@@ -15,17 +15,19 @@ in order. Everything else stays Faust's: the group and its co-partitioned assign
 tables' recovery and standbys, the fetch of every other topic, and the commit of contiguous
 acked offsets. The handler acks through `Consumer.ack`, once the record's effects are stored.
 
-A rebalance suspends the flow: the feed's queue is cleared with the channels' buffers, the
-fetch loop gives up a batch it could not hand over, and the feed stops at the first record of
-an older consumer generation. Records dropped so are not acked; the consumer seeks back to the
-committed offsets and reads them again. No list of them is kept alive past that point, so
-Faust's wait for unacked records (a weak set) is not held up by records nobody will process.
+A rebalance suspends the flow: the fetch loop gives up a batch it could not hand over, and the
+feed drops every record taken while the flow is suspended or fetched in an older consumer
+generation. Records dropped so are not acked; the consumer seeks back to the committed offsets
+and reads them again. No list of them is kept alive past that point, so Faust's wait for
+unacked records (a weak set) is not held up by records nobody will process, and a batch still
+queued is taken and dropped at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable
+from time import monotonic
 from typing import Any
 
 import structlog
@@ -50,8 +52,12 @@ class Feed:
         self.app, self.name = app, name
         self.topics = frozenset(topics)
         self.fed = metrics.FED.labels(name)
-        # Cleared by Faust with the streams' buffers when a rebalance suspends the flow.
-        self.queue: Any = app.FlowControlQueue(maxsize=FEED_DEPTH, clear_on_resume=True)
+        # A plain queue: Faust's flow-control queues are cleared on every resume of the flow,
+        # rebalance or not (table recovery resumes it more than once), without waking a put
+        # blocked on the full queue, which then waits forever while the feed waits on an empty
+        # one; and the records cleared, never acked, would hold the commit back. Records of an
+        # older generation are dropped as they are taken instead (`_run`).
+        self.queue: asyncio.Queue[list[Any]] = asyncio.Queue(maxsize=FEED_DEPTH)
         self.task: asyncio.Task[None] | None = None
 
     async def put(self, batch: list[Any]) -> None:
@@ -72,12 +78,15 @@ class Feed:
     async def _run(self, handler: Handler) -> None:
         app, flow = self.app, self.app.flow_control
         sleep = asyncio.sleep
+        # Faust's consumer thread warns about partitions whose stream took nothing for a while.
+        inbound = app.monitor.stream_inbound_time
         try:
             while True:
-                batch = await self.queue.get()
-                for done, message in enumerate(batch, 1):
+                batch: list[Any] | None = await self.queue.get()
+                for done, message in enumerate(batch or (), 1):
                     if not flow.is_active() or message.generation_id != app.consumer_generation_id:
                         break  # fetched before a rebalance: read again from the committed offset
+                    inbound[message.tp] = monotonic()
                     await handler(message)
                     if not done % YIELD_EVERY:
                         await sleep(0)
