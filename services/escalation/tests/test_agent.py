@@ -24,7 +24,8 @@ from casegold_escalation.guard import guarded
 from casegold_escalation.processor import Message
 from casegold_escalation.records import CustomerCase, Tick
 from casegold_escalation.settings import EscalationSettings
-from casegold_escalation.timers import tick_messages, tick_once
+from casegold_escalation.stall import StallWatch
+from casegold_escalation.timers import reseek_stalled, tick_messages, tick_once
 from casegold_escalation.wiring import build_worker
 from casegold_platform.settings import KafkaSettings
 from casegold_sla import load_policy, to_us
@@ -554,3 +555,30 @@ async def test_a_tick_applied_behind_unread_events_fires_only_what_was_due_befor
         await put_tick(context, escalation_worker, case_id)
     fired = [e.payload.step for e in escalations(sent) if e.case_id == case_id]
     assert fired[:2] == ["warning", "tier_1"]
+
+
+async def test_no_partition_is_sought_back_while_the_agent_s_feed_holds_fetched_records(
+    worker: tuple[Worker, list[Message]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    escalation_worker, _ = worker
+    settings = escalation_worker.settings
+    consumer: Any = escalation_worker.app.consumer
+    sought: list[dict[Any, int]] = []
+
+    async def seek_wait(partitions: dict[Any, int]) -> None:
+        sought.append(dict(partitions))
+
+    monkeypatch.setattr(consumer, "seek_wait", seek_wait)
+    monkeypatch.setattr(consumer, "highwater", lambda tp: 50)  # records past the commit
+    escalation_worker.indexed_partitions = {0}
+    consumer._committed_offset[TP(settings.case_events_topic, 0)] = 10
+    escalation_worker.stalls = StallWatch(0.0)
+    feed = escalation_worker.feeds["cases"]
+    feed.queue.put_nowait([object()])  # a fetch waiting for the agent
+    for _ in range(2):
+        await reseek_stalled(escalation_worker)
+    assert sought == [] and escalation_worker.stalls.behind == {}
+    feed.queue.get_nowait()  # the agent keeps up again: the partition is judged
+    for _ in range(2):
+        await reseek_stalled(escalation_worker)
+    assert sought and sought[0][TP(settings.case_events_topic, 0)] == 10

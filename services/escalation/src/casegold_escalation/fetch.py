@@ -60,6 +60,10 @@ class Feed:
         self.queue: asyncio.Queue[list[Any]] = asyncio.Queue(maxsize=FEED_DEPTH)
         self.task: asyncio.Task[None] | None = None
 
+    def backed_up(self) -> bool:
+        """Whether fetched records wait for the agent (it is the bottleneck, not the fetch)."""
+        return not self.queue.empty()
+
     async def put(self, batch: list[Any]) -> None:
         await self.queue.put(batch)
         self.fed.observe(len(batch))

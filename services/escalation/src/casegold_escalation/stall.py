@@ -15,7 +15,9 @@ on that partition for a while, and Faust has delivered no record past that offse
 offset runs ahead of the finished one). Such a partition is sought back to its first unfinished
 offset: what was fetched and dropped is fetched again. Seeking a partition whose one record was
 only slow costs that record read twice, which the agent already tolerates (an event is applied
-once by offset, a tick twice fires nothing twice).
+once by offset, a tick twice fires nothing twice). Nothing is judged while the agent's feed
+holds fetched records (fetch.py): the agent is then the bottleneck, and a partition the fetch
+has not reached yet only waits its turn; seeking it would throw the prefetched records away.
 """
 
 from __future__ import annotations

@@ -90,6 +90,11 @@ async def reseek_stalled(worker: Worker) -> None:
     started = worker.record_started
     if started is not None and time.monotonic() - started >= worker.settings.stall_seconds:
         return  # the agent itself is held up (a dependency retried): nothing can be judged
+    if any(feed.backed_up() for feed in worker.feeds.values()):
+        # Fetched records wait for the agent: a partition not handed anything meanwhile waits
+        # its turn, it is not lost. Judged afresh once the agent keeps up again.
+        worker.stalls.behind.clear()
+        return
     settings = worker.settings
     consumer: Any = worker.app.consumer
     committed, delivered = consumer._committed_offset, consumer._read_offset
@@ -110,6 +115,7 @@ async def reseek_stalled(worker: Worker) -> None:
         except Exception:  # not assigned (any more)
             ends[tp] = None
     handed = {tp: delivered.get(tp) for tp in first}
+    seeks: dict[TP, int] = {}
     for tp, offset in worker.stalls.stalled(time.monotonic(), first, handed, ends):
         metrics.RESEEKS.labels(tp.topic).inc()
         log.warning(
@@ -118,7 +124,11 @@ async def reseek_stalled(worker: Worker) -> None:
             partition=tp.partition,
             offset=offset,
         )
-        await consumer.seek(tp, offset)
+        seeks[tp] = offset
+    if seeks:
+        # In the consumer's own thread: a seek from this one raced its fetch (aiokafka's
+        # fetcher raised KeyError on the partition and the worker crashed).
+        await consumer.seek_wait(seeks)
 
 
 def refresh_lag(worker: Worker) -> None:
