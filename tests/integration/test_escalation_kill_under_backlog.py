@@ -1,4 +1,5 @@
-"""A worker killed (-9) halfway through a backlog reads the rest of it after its restart.
+"""A worker killed (-9) halfway through a backlog reads the rest of it after its restart, with
+new events still arriving.
 
 The kill leaves tens of thousands of records uncommitted and, with the group's session still
 open, the restarted worker's first assignment comes late; every record of the backlog must still
@@ -13,9 +14,8 @@ from pathlib import Path
 from uuid import UUID, uuid4
 
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
+from bench.escalation_harness import group_lag
 from casegold_contracts import Event, dump, message_key
 from casegold_contracts.builders import DEFAULT_TIME, make_case_opened, make_event
 from casegold_platform.kafka import durable_producer
@@ -26,25 +26,6 @@ pytestmark = pytest.mark.integration
 
 CASES = 200
 NOTES = 60_000
-
-
-async def uncommitted(kafka: KafkaSettings, group: str, topic: str) -> int:
-    """Records of the topic the group has not committed."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap)
-    await admin.start()
-    try:
-        committed = await admin.list_consumer_group_offsets(group)
-    finally:
-        await admin.close()
-    consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        tps = [TopicPartition(topic, p) for p in range(kafka.partitions)]
-        ends = await consumer.end_offsets(tps)
-    finally:
-        await consumer.stop()
-    done = {tp.partition: meta.offset for tp, meta in committed.items() if tp.topic == topic}
-    return sum(end - max(0, done.get(tp.partition, 0)) for tp, end in ends.items())
 
 
 async def wait_for(condition: object, timeout: float, what: str) -> None:
@@ -95,7 +76,7 @@ async def test_a_worker_killed_in_a_backlog_reads_all_of_it_after_the_restart(
     total = len(events)
 
     async def lag() -> int:
-        return await uncommitted(kafka_settings, app_id, topics.case_events)
+        return await group_lag(kafka_settings, app_id, topics.case_events)
 
     worker = EscalationProcess(app_id, "w1", tmp_path, topics=topics)
     worker.start()
