@@ -89,13 +89,13 @@ async def test_a_worker_killed_in_a_backlog_reads_all_of_it_after_the_restart(
 
             await wait_for(partly_read, 120, "the worker never committed part of the backlog")
             flowing = asyncio.ensure_future(flow(kafka_settings, topics.case_events, cases))
-            await asyncio.sleep(3)
+            await asyncio.sleep(3)  # not a wait for a condition: seconds of load before the kill
             worker.kill_hard()
             left = await lag()
             assert left > 0, "the backlog was read before the kill: nothing left to test"
             worker.start()
             await asyncio.get_running_loop().run_in_executor(None, worker.wait_ready)
-            await asyncio.sleep(15)
+            await asyncio.sleep(15)  # seconds of load while the restarted worker catches up
             flowing.cancel()
             await asyncio.gather(flowing, return_exceptions=True)
 

@@ -36,6 +36,10 @@ class StallWatch:
     # tp -> (first unfinished offset, monotonic time it was first seen behind at that offset)
     behind: dict[TP, tuple[int, float]] = field(default_factory=dict)
 
+    def reset(self) -> None:
+        """Forget every partition's time behind: judged afresh from the next call."""
+        self.behind.clear()
+
     def stalled(
         self,
         now: float,

@@ -93,7 +93,7 @@ async def reseek_stalled(worker: Worker) -> None:
     if any(feed.backed_up() for feed in worker.feeds.values()):
         # Fetched records wait for the agent: a partition not handed anything meanwhile waits
         # its turn, it is not lost. Judged afresh once the agent keeps up again.
-        worker.stalls.behind.clear()
+        worker.stalls.reset()
         return
     settings = worker.settings
     consumer: Any = worker.app.consumer
