@@ -93,6 +93,7 @@ class Options:
     opened: int
     window: float
     flow: float
+    flow_opened: float  # the share of the flow that is new cases; the rest acknowledgements
     policy: Path
     keep: bool
     worker_env: dict[str, str]
@@ -341,12 +342,13 @@ class Bench:
 
     def next_flow_event(self) -> Callable[[], tuple[bytes, bytes]]:
         ackable = self.bulk_cases - self.backlog_cases
-        turn = [0]
+        owed = [0.0]  # new cases owed to the flow's share of them
 
         def make() -> tuple[bytes, bytes]:
-            turn[0] += 1
+            owed[0] += self.o.flow_opened
             at = now_us()
-            if turn[0] % 2:
+            if owed[0] >= 1.0:
+                owed[0] -= 1.0
                 self.new_cases += 1
                 return self.workload.opened(NEW_CASE, self.new_cases, at)
             self.command_events += 1
@@ -405,7 +407,8 @@ class Bench:
         if not notices:
             raise BenchError("no step came due during the window (is --stream long enough?)")
         say(
-            f"  ({self.o.flow:.0f} events/s flowing: new cases and acknowledgements; "
+            f"  ({self.o.flow:.0f} events/s flowing, {self.o.flow_opened:.0%} new cases, the rest "
+            f"acknowledgements and notes; "
             f"load {load_text()})"
         )
         self.report_lags(f"{self.o.window:.0f} s window", notices, start, end)
@@ -628,6 +631,12 @@ def parse_options(argv: list[str] | None = None) -> Options:
     parser.add_argument("--opened", type=int, default=10_000, help="case_opened in the backlog")
     parser.add_argument("--window", type=float, default=120.0, help="fire-lag window, seconds")
     parser.add_argument("--flow", type=float, default=200.0, help="events/s during the window")
+    parser.add_argument(
+        "--flow-opened",
+        type=float,
+        default=0.5,
+        help="share of the flow that is case_opened (0..1); the rest are commands",
+    )
     parser.add_argument("--policy", type=Path, default=ROOT / "deploy" / "policy" / "default.yaml")
     parser.add_argument("--keep", action="store_true", help="keep var/bench/<run> afterwards")
     parser.add_argument(
@@ -641,6 +650,8 @@ def parse_options(argv: list[str] | None = None) -> Options:
     worker_env = dict(item.split("=", 1) for item in args.worker_env)
     if args.cases < 1000:
         parser.error("--cases must be at least 1000")
+    if not 0.0 <= args.flow_opened <= 1.0:
+        parser.error("--flow-opened must be between 0 and 1")
     return Options(
         args.cases,
         args.rate,
@@ -649,6 +660,7 @@ def parse_options(argv: list[str] | None = None) -> Options:
         args.opened,
         args.window,
         args.flow,
+        args.flow_opened,
         args.policy,
         args.keep,
         worker_env,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
@@ -25,7 +26,7 @@ from casegold_escalation.processor import Message
 from casegold_escalation.records import CustomerCase, Tick
 from casegold_escalation.settings import EscalationSettings
 from casegold_escalation.stall import StallWatch
-from casegold_escalation.timers import reseek_stalled, tick_messages, tick_once
+from casegold_escalation.timers import GC_THRESHOLDS, reseek_stalled, tick_messages, tick_once
 from casegold_escalation.wiring import build_worker
 from casegold_platform.settings import KafkaSettings
 from casegold_sla import load_policy, to_us
@@ -446,6 +447,29 @@ async def test_timers_pending_is_the_due_cases_not_yet_applied(
     assert sample("casegold_escalation_timers_pending") == 2
     assert len([m for m in sent if m.topic == escalation_worker.settings.ticks_topic]) == 3
 
+
+
+async def test_the_collector_is_tuned_once_when_the_worker_is_first_ready(
+    worker: tuple[Worker, list[Message]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    escalation_worker, _ = worker
+    calls: list[str] = []
+    monkeypatch.setattr(gc, "freeze", lambda: calls.append("freeze"))
+    monkeypatch.setattr(gc, "set_threshold", lambda *t: calls.append(f"threshold {t}"))
+    monkeypatch.setattr(escalation_worker, "assigned_partitions", lambda: {0})
+    escalation_worker.indexed_partitions = {0}
+    escalation_worker.app.in_recovery = True  # type: ignore[attr-defined]
+    escalation_worker.tune_gc = True
+    await tick_once(escalation_worker)
+    assert calls == []  # not while the tables recover: what they load is not made yet
+    escalation_worker.app.in_recovery = False  # type: ignore[attr-defined]
+    await tick_once(escalation_worker)
+    await tick_once(escalation_worker)
+    assert calls == ["freeze", f"threshold {GC_THRESHOLDS}"]
+    # A worker built in a test process (no tune_gc) leaves the interpreter's collector alone.
+    escalation_worker.tune_gc = False
+    await tick_once(escalation_worker)
+    assert len(calls) == 2
 
 PHONE, MASKED = "+8613912345678", "+*********5678"
 

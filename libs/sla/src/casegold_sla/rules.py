@@ -37,6 +37,12 @@ class MilestoneRule:
 
     # Whether any step sends repeat reminders (derived, so decide need not look).
     repeats: bool = field(init=False)
+    # A business-time clock whose ladder has no step at the breach (a special period's ladder
+    # starts at tier 1, which fires at 75 %): its breach is told on its own (breaches.py).
+    breach_unmarked: bool = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "repeats", any(step.repeat_every for step in self.steps))
+        marked = any(s.step == "tier_1" and s.reason == "sla_breach" for s in self.steps)
+        unmarked = not (self.wall_clock or self.ephemeral or marked)
+        object.__setattr__(self, "breach_unmarked", unmarked)

@@ -40,6 +40,7 @@ def main() -> int:
     settings.worker_dir.mkdir(parents=True, exist_ok=True)
     asyncio.set_event_loop(asyncio.new_event_loop())
     worker = build_worker(settings, kafka, store)
+    worker.tune_gc = settings.tune_gc  # the served process only: tests share one interpreter
     faust.Worker(
         worker.app, loglevel=settings.log_level.lower(), quiet=True, redirect_stdouts=False
     ).execute_from_commandline()

@@ -101,6 +101,8 @@ class Worker:
     # same partitions come back (another worker may have changed those cases meanwhile).
     revoked_since_sync: set[int] = field(default_factory=set)
     ready: bool = False
+    # Tune the cyclic collector when first ready (timers.tune_gc); set by the served process.
+    tune_gc: bool = False
     # The last case-events record the cases agent finished, per partition (see lag.py).
     progress: dict[int, Progress] = field(default_factory=dict)
     # The offset of the last tick the cases agent finished, per partition (flow control).

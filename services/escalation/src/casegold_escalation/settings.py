@@ -62,6 +62,11 @@ class EscalationSettings(BaseSettings):
         le=3,
         description="workers keeping a warm copy of each table partition (Faust standbys)",
     )
+    tune_gc: bool = Field(
+        True,
+        description="once first ready: freeze what start-up made and collect less often "
+        "(the served process only; decision 0141)",
+    )
     rocksdb_write_buffer_mb: int = Field(8, ge=1, le=1024)
     rocksdb_block_cache_mb: int = Field(16, ge=1, le=4096)
     resend_guard_seconds: float = Field(

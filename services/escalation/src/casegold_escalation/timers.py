@@ -5,8 +5,9 @@ entries into ticks. It never writes a table (Faust only allows that inside an ag
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
-from typing import Any
+from typing import Any, Final
 from uuid import UUID
 
 import structlog
@@ -45,6 +46,18 @@ async def timer_loop(worker: Worker) -> None:
         await asyncio.sleep(interval)
 
 
+# The cyclic collector's thresholds once the worker is ready (decision 0141): the due index and
+# the tables' recovery leave hundreds of thousands of long-lived objects that every full
+# collection would scan again.
+GC_THRESHOLDS: Final = (50_000, 20, 100)
+
+
+def tune_gc() -> None:
+    """Keep what start-up and recovery made out of every scan, and collect less often."""
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 async def tick_once(worker: Worker) -> int:
     """One pass of the timer loop; returns the number of ticks sent."""
     app = worker.app
@@ -54,6 +67,9 @@ async def tick_once(worker: Worker) -> int:
         return 0
     await sync_index(worker)
     metrics.RECOVERING.set(0)
+    if worker.tune_gc:
+        worker.tune_gc = False
+        tune_gc()
     worker.ready = True
     settings = worker.settings
     now_us = to_us(worker.clock())
