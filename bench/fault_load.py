@@ -10,6 +10,7 @@ passes, so the final outcome of every request is known (SPEC §6: a retry with t
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import time
 import uuid
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
+import aiohttp
 
 IVR = {"Authorization": "Bearer dev-ivr-key"}
 AGENT = {"Authorization": "Bearer dev-agent-key"}
@@ -98,7 +99,7 @@ class Load:
 
     def __init__(
         self,
-        client: httpx.AsyncClient,
+        client: aiohttp.ClientSession,
         intake: str,
         followup: str,
         *,
@@ -117,8 +118,10 @@ class Load:
         self.leases: list[Lease] = []
         self.tasks: set[asyncio.Task[None]] = set()
         self.started = 0.0
-        # Requests in flight at once: beyond this, httpx's pool spends the event loop's time
-        # managing waiters (the receiver and the driver share that loop), so the rest queue here.
+        # Requests in flight at once (the receiver and the driver share this event loop); the
+        # rest queue here. The client is aiohttp's: httpx's pool, at 200 requests in flight,
+        # spent the loop's time on its own bookkeeping (1.5 s per request while the server
+        # answered a probe in 10 ms; BENCHMARKS.md, reliability).
         self.in_flight = asyncio.Semaphore(max_in_flight)
         self.stop_opening = asyncio.Event()  # set: open no more cases (before the duration)
 
@@ -140,26 +143,31 @@ class Load:
     async def _attempt(self, request: Request) -> tuple[str, float]:
         async with self.in_flight:
             try:
-                # httpx's own timeouts are per phase; this bounds the whole attempt.
+                # The client's timeout bounds the request; this bounds the whole attempt.
                 return await asyncio.wait_for(self._post(request), self.timeout + 1)
             except TimeoutError:
                 return "indeterminate", 0.5
 
     async def _post(self, request: Request) -> tuple[str, float]:
         try:
-            reply = await self.client.post(
-                request.url, json=request.body, headers=request.headers, timeout=self.timeout
-            )
-        except httpx.TransportError:  # timeouts included: the write may or may not have happened
+            async with self.client.post(
+                request.url,
+                json=request.body,
+                headers=request.headers,
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+            ) as reply:
+                status, text = reply.status, await reply.text()
+                retry_after = reply.headers.get("Retry-After", "1")
+        except (aiohttp.ClientError, TimeoutError):  # the write may or may not have happened
             return "indeterminate", 0.5
-        request.status = reply.status_code
-        if reply.is_success:
-            request.reply = reply.json()
+        request.status = status
+        if 200 <= status < 300:
+            request.reply = json.loads(text)
             request.answered_at = time.time()
             return "ok", 0.0
-        if reply.status_code in request.retry_statuses and "different" not in reply.text:
-            return "failed", float(reply.headers.get("Retry-After", "1"))
-        if reply.status_code >= 500:
+        if status in request.retry_statuses and "different" not in text:
+            return "failed", float(retry_after)
+        if status >= 500:
             return "indeterminate", 0.5
         return "refused", 0.0
 
@@ -225,14 +233,15 @@ class Load:
         idle_since: float | None = None
         while True:
             try:
-                reply = await self.client.post(
+                async with self.client.post(
                     f"{self.followup}/v1/callbacks/lease",
                     json={"agent_id": name, "kinds": ["revisit"], "limit": 5},
                     headers=REVISIT,
-                    timeout=self.timeout,
-                )
-                callbacks = reply.json()["callbacks"] if reply.status_code == 200 else []
-            except (httpx.TransportError, ValueError):
+                    timeout=aiohttp.ClientTimeout(total=self.timeout),
+                ) as reply:
+                    text = await reply.text()
+                callbacks = json.loads(text)["callbacks"] if reply.status == 200 else []
+            except (aiohttp.ClientError, TimeoutError, ValueError):
                 callbacks = []
             now = time.time()
             for callback in callbacks:

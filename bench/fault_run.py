@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
+import aiohttp
 
 from bench.fault_check import Verdict, check, evidence, gather
 from bench.fault_driver import Driver
@@ -82,8 +82,8 @@ async def run(
     """Drive the load and the faults against the running stack, then check."""
     began = time.monotonic()
     kafka = KafkaSettings(bootstrap=broker.bootstrap, partitions=stack.partitions)
-    limits = httpx.Limits(max_connections=250, max_keepalive_connections=250)
-    async with httpx.AsyncClient(limits=limits) as client:
+    connector = aiohttp.TCPConnector(limit=250)
+    async with aiohttp.ClientSession(connector=connector) as client:
         load = Load(
             client,
             stack.url("intake"),

@@ -448,7 +448,6 @@ async def test_timers_pending_is_the_due_cases_not_yet_applied(
     assert len([m for m in sent if m.topic == escalation_worker.settings.ticks_topic]) == 3
 
 
-
 async def test_the_collector_is_tuned_once_when_the_worker_is_first_ready(
     worker: tuple[Worker, list[Message]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -470,6 +469,7 @@ async def test_the_collector_is_tuned_once_when_the_worker_is_first_ready(
     escalation_worker.tune_gc = False
     await tick_once(escalation_worker)
     assert len(calls) == 2
+
 
 PHONE, MASKED = "+8613912345678", "+*********5678"
 

@@ -50,7 +50,13 @@ def make_app(settings: EscalationSettings, kafka: KafkaSettings) -> faust.App:
         # A standby replays another worker's changelog as it is written, so taking over its
         # partitions needs no cold recovery; with a single worker there is no one to place it.
         table_standby_replicas=settings.standby_replicas,
-        **FAUST_TUNING,
+        **{
+            **FAUST_TUNING,
+            # Records fetched ahead of the agent wait, and a due step waits behind them
+            # (decision 0033): these bound how far ahead the consumer reads.
+            "broker_max_poll_records": settings.max_poll_records,
+            "consumer_max_fetch_size": settings.fetch_partition_kb * 1024,
+        },
         # A worker killed without leaving the group holds its partitions until the session
         # times out; Faust's default (60 s) alone would break "firing again within 60 s".
         # Heartbeats come from the consumer thread, so a busy event loop does not miss them.

@@ -67,6 +67,12 @@ class EscalationSettings(BaseSettings):
         description="once first ready: freeze what start-up made and collect less often "
         "(the served process only; decision 0141)",
     )
+    max_poll_records: int = Field(
+        2000, ge=10, le=100_000, description="records one fetch hands the agent at most"
+    )
+    fetch_partition_kb: int = Field(
+        1024, ge=16, le=65_536, description="KiB the consumer fetches ahead per partition at most"
+    )
     rocksdb_write_buffer_mb: int = Field(8, ge=1, le=1024)
     rocksdb_block_cache_mb: int = Field(16, ge=1, le=4096)
     resend_guard_seconds: float = Field(
