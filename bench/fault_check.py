@@ -416,12 +416,19 @@ def _callbacks(
             held_until = min(earlier.expires_at, answered or earlier.expires_at)
             if later.leased_at < held_until - 0.5:
                 verdict.add("double_lease", f"callback {callback_id} leased twice at once")
-    recorded: Counter[str] = Counter(
-        str(r.value["payload"].get("callback_id"))
-        for records in by_case.values()
-        for r in records
-        if r.value.get("type") == "revisit_outcome_recorded"
-    )
+    # Event ids per callback: one id on two records is a publish sent again (decision 0101),
+    # counted as republished; two ids are two outcomes.
+    records_of: Counter[str] = Counter()
+    ids_of: dict[str, set[str]] = defaultdict(set)
+    for records in by_case.values():
+        for r in records:
+            if r.value.get("type") == "revisit_outcome_recorded":
+                callback = str(r.value["payload"].get("callback_id"))
+                records_of[callback] += 1
+                ids_of[callback].add(str(r.value.get("event_id")))
+    recorded = Counter({callback: len(ids) for callback, ids in ids_of.items()})
+    for callback, ids in ids_of.items():
+        _republished(verdict, records_of[callback] - len(ids))
     outcomes = 0
     for callback_id, leases in by_callback.items():
         answered = [lease for lease in leases if lease.outcome and lease.outcome.final == "ok"]

@@ -130,3 +130,34 @@ async def test_a_topic_with_another_partition_count_is_refused(
     assert await ensure_topics(kafka_settings.bootstrap, [TopicSpec(topic, 2)]) == []
     with pytest.raises(TopicLayoutError, match="has 2 partitions, configured 3"):
         await ensure_topics(kafka_settings.bootstrap, [TopicSpec(topic, 3)])
+
+
+async def test_a_topic_created_with_create_times_is_set_to_append_times(
+    kafka_settings: KafkaSettings, unique: str
+) -> None:
+    # A case-events topic of an earlier version kept the producers' create times (decision 0142).
+    topic = f"test.stamps.{unique}"
+    stamped = TopicSpec(topic, 1, configs=(("message.timestamp.type", "LogAppendTime"),))
+    assert await ensure_topics(kafka_settings.bootstrap, [TopicSpec(topic, 1)]) == [topic]
+    assert await ensure_topics(kafka_settings.bootstrap, [stamped]) == []
+    producer = durable_producer(kafka_settings)
+    await producer.start()
+    try:
+        # A record sent with an hour-old create time, as a retry after an outage might be.
+        sent_at = time.time()
+        old = int((sent_at - 3600) * 1000)
+        metadata = await (await producer.send(topic, b"late", key=b"k", timestamp_ms=old))
+    finally:
+        await producer.stop()
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=kafka_settings.bootstrap, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        record = await asyncio.wait_for(consumer.getone(), timeout=30)
+    finally:
+        await consumer.stop()
+    assert record.offset == metadata.offset
+    # Stamped by the broker when it appended the record, not by the producer.
+    assert record.timestamp_type == 1
+    assert record.timestamp >= int(sent_at * 1000) - 1000

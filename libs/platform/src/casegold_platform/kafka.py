@@ -10,6 +10,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError
 
 from casegold_platform.settings import KafkaSettings
@@ -62,7 +63,8 @@ async def wait_for_broker(bootstrap: str, timeout: float) -> dict[str, Any]:
 
 
 async def ensure_topics(bootstrap: str, specs: Iterable[TopicSpec]) -> list[str]:
-    """Create the missing topics; refuse a topic whose partition count differs. Returns created."""
+    """Create the missing topics and set the configs of the others where they differ; refuse a
+    topic whose partition count differs. Returns the topics created."""
     specs = list(specs)
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
     await admin.start()
@@ -79,6 +81,7 @@ async def ensure_topics(bootstrap: str, specs: Iterable[TopicSpec]) -> list[str]
                     f"configured {spec.partitions}; changing it would move keys between "
                     "partitions: recreate the topic or set CASEGOLD_KAFKA_PARTITIONS to match"
                 )
+        await _align_configs(admin, [s for s in specs if s not in missing and s.configs])
         if not missing:
             return []
         response = await admin.create_topics(
@@ -95,6 +98,30 @@ async def ensure_topics(bootstrap: str, specs: Iterable[TopicSpec]) -> list[str]
         return [s.name for s in missing]
     finally:
         await admin.close()
+
+
+async def _align_configs(admin: AIOKafkaAdminClient, specs: list[TopicSpec]) -> None:
+    """Set an existing topic's configs to its spec's where any differs (a topic created by an
+    earlier version, e.g. before case events were stamped at append time, decision 0142).
+    AlterConfigs replaces the topic's whole set: the platform owns these topics' configs."""
+    if not specs:
+        return
+    resources = [ConfigResource(ConfigResourceType.TOPIC, s.name, dict(s.configs)) for s in specs]
+    current: dict[str, dict[str, str]] = {}
+    for response in await admin.describe_configs(resources):
+        for _code, _message, _kind, name, entries in response.resources:
+            current[name] = {entry[0]: entry[1] for entry in entries}
+    stale = [
+        ConfigResource(ConfigResourceType.TOPIC, s.name, dict(s.configs))
+        for s in specs
+        if any(current.get(s.name, {}).get(key) != value for key, value in s.configs)
+    ]
+    if not stale:
+        return
+    for response in await admin.alter_configs(stale):
+        for code, message, _kind, name in response.resources:
+            if code != 0:
+                raise TopicLayoutError(f"could not set the configs of topic {name}: {message}")
 
 
 def durable_producer(settings: KafkaSettings, **overrides: Any) -> AIOKafkaProducer:
