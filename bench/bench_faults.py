@@ -31,7 +31,7 @@ from tests.support.escalation import FAST_POLICY  # noqa: E402
 from tests.support.receivers import WEBHOOK_SECRET, Receiver  # noqa: E402
 
 
-async def main(rate: float, faults: int, interval: float) -> int:
+async def main(rate: float, faults: int, interval: float, settle: float) -> int:
     folder = Path(tempfile.mkdtemp(prefix="casegold-bench-faults-"))
     schedule = [ALL_FAULTS[n % len(ALL_FAULTS)] for n in range(faults)]
     with scratch_broker(folder / "broker", heap="768m") as broker, scratch_postgres() as pg:
@@ -50,12 +50,20 @@ async def main(rate: float, faults: int, interval: float) -> int:
         )
         try:
             await stack.start()
-            options = Options(rate=rate, duration=0, schedule=schedule, interval=interval)
+            options = Options(
+                rate=rate,
+                duration=0,
+                schedule=schedule,
+                interval=interval,
+                settle_timeout=settle,
+            )
             outcome = await run(stack, broker, pg, receiver, options)
         finally:
             await stack.stop()
             await receiver.stop()
-    print(f"fault run: python bench/bench_faults.py --rate {rate} --faults {faults}")
+    print(
+        f"fault run: python bench/bench_faults.py --rate {rate} --faults {faults} --settle {settle}"
+    )
     for line in outcome.lines():
         print("  " + line)
     for problem in [*outcome.verdict.problems[:30], *outcome.verdict.pending[:10]]:
@@ -69,5 +77,11 @@ if __name__ == "__main__":
     parser.add_argument("--rate", type=float, default=55.0, help="cases opened per second")
     parser.add_argument("--faults", type=int, default=21, help="faults, cycling over the kinds")
     parser.add_argument("--interval", type=float, default=12.0, help="seconds between faults")
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=900.0,
+        help="seconds the checker waits for notices and projections still on their way",
+    )
     args = parser.parse_args()
-    sys.exit(asyncio.run(main(args.rate, args.faults, args.interval)))
+    sys.exit(asyncio.run(main(args.rate, args.faults, args.interval, args.settle)))

@@ -135,13 +135,18 @@ async def run(
         f"rel-followup-{stack.run_id}": CASE_EVENTS,
         f"rel-notifier-{stack.run_id}": ESCALATIONS,
     }
-    deadline = time.monotonic() + options.settle_timeout
+    settling = time.monotonic()
+    deadline = settling + options.settle_timeout
     while True:
         outside = await gather(broker.bootstrap, stack.dsn, groups, receiver.received)
         verdict = check(load, outside)
         if not verdict.pending or time.monotonic() > deadline:
             break
         await asyncio.sleep(2.0)
+    print(
+        f"settled after {time.monotonic() - settling:.0f} s, {len(verdict.pending)} pending",
+        flush=True,
+    )
     if verdict.suspects:
         suspects = set(sorted(verdict.suspects)[:5])
         path = stack.folder / "suspects.json"
