@@ -457,11 +457,11 @@ async def test_the_collector_is_tuned_once_when_the_worker_is_first_ready(
     monkeypatch.setattr(gc, "set_threshold", lambda *t: calls.append(f"threshold {t}"))
     monkeypatch.setattr(escalation_worker, "assigned_partitions", lambda: {0})
     escalation_worker.indexed_partitions = {0}
-    escalation_worker.app.in_recovery = True  # type: ignore[attr-defined]
+    escalation_worker.app.in_recovery = True
     escalation_worker.tune_gc = True
     await tick_once(escalation_worker)
     assert calls == []  # not while the tables recover: what they load is not made yet
-    escalation_worker.app.in_recovery = False  # type: ignore[attr-defined]
+    escalation_worker.app.in_recovery = False
     await tick_once(escalation_worker)
     await tick_once(escalation_worker)
     assert calls == ["freeze", f"threshold {GC_THRESHOLDS}"]
