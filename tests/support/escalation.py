@@ -41,11 +41,19 @@ class WorkerTopics:
         """Topics of one test's own: no other worker on the broker reads or writes them."""
         return cls(f"{app_id}.case-events", f"{app_id}.escalations")
 
-    async def create(self, kafka: KafkaSettings) -> None:
-        """Create both, laid out like the contract's topics."""
+    async def create(self, kafka: KafkaSettings, *, create_times: bool = False) -> None:
+        """Create both, laid out like the contract's topics. `create_times`: case events keep the
+        producer's timestamps, for a test that stamps records as accepted at chosen instants (a
+        worker started later converts the topic, decision 0142; records already there keep
+        their stamps)."""
         specs = [
             replace(s, name=n) for s, n in zip(platform_topics(kafka), self.names, strict=True)
         ]
+        if create_times:
+            configs = [c for c in specs[0].configs if c[0] != "message.timestamp.type"]
+            specs[0] = replace(
+                specs[0], configs=(*configs, ("message.timestamp.type", "CreateTime"))
+            )
         await ensure_topics(kafka.bootstrap, specs)
 
     @property
