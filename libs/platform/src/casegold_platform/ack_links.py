@@ -90,7 +90,9 @@ class AckSigner:
 
     def verify(self, token: str, now: datetime) -> AckClaim:
         """The token's claim; BadToken when it is malformed, forged, altered or expired."""
-        if len(token) > TOKEN_MAX or token.count(".") != 1:
+        # A token is base64url and one dot: anything else (a lone surrogate from a mangled
+        # link, say) is refused before it is encoded for the MAC.
+        if len(token) > TOKEN_MAX or token.count(".") != 1 or not token.isascii():
             raise BadToken("malformed")
         body, signature = token.split(".")
         try:
