@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import itertools
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -22,6 +23,7 @@ from casegold_escalation import metrics
 from casegold_escalation.adapters.policies import PolicyStore
 from casegold_escalation.app import Worker
 from casegold_escalation.guard import guarded
+from casegold_escalation.lag import Progress
 from casegold_escalation.processor import Message
 from casegold_escalation.records import CustomerCase, Tick
 from casegold_escalation.settings import EscalationSettings
@@ -108,7 +110,15 @@ def make_worker(
     worker.customer_store = MemoryCaseStore(worker.customer_cases)
     consumer: Any = app.consumer
     consumer.highwater = read_to_the_end(worker)
+    consumer.end_taken_in = fetched_now_and_again()
     return worker, sends.sent
+
+
+def fetched_now_and_again() -> Callable[[Any], int]:
+    """Take-in times of fetch responses, a new one at every look and far past any clock a test
+    sets: each partition's end is as fresh as the consumer's own (lag.EndTimes)."""
+    looks = itertools.count(to_us(datetime(2100, 1, 1, tzinfo=UTC)) // 1000)
+    return lambda tp: next(looks)
 
 
 def read_to_the_end(worker: Worker, unread: int = 0) -> Callable[[Any], int]:
@@ -446,6 +456,32 @@ async def test_timers_pending_is_the_due_cases_not_yet_applied(
     assert await tick_once(escalation_worker) == 0
     assert sample("casegold_escalation_timers_pending") == 2
     assert len([m for m in sent if m.topic == escalation_worker.settings.ticks_topic]) == 3
+
+
+async def test_a_step_due_after_the_last_fetch_response_waits_for_a_response_built_after_it(
+    worker: tuple[Worker, list[Message]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The partition looks read to its end, but that end came in a response taken in before the
+    # step was due: an acknowledgement appended since is not in it, and may cancel the step.
+    escalation_worker, sent = worker
+    monkeypatch.setattr(escalation_worker, "assigned_partitions", lambda: {0})
+    escalation_worker.indexed_partitions = {0}
+    due = DEFAULT_TIME + timedelta(seconds=10)
+    key = str(uuid4()).encode()
+    escalation_worker.index.schedule(0, key, to_us(due))
+    escalation_worker.progress[0] = Progress(9, to_us(DEFAULT_TIME))  # read to the end (10)
+    escalation_worker.clock = lambda: due + timedelta(seconds=5)
+    responses = [due - timedelta(seconds=1), due - timedelta(seconds=1), due + timedelta(seconds=0.5)]
+    taken_in = iter([int(r.timestamp() * 1000) for r in responses])
+    consumer: Any = escalation_worker.app.consumer
+    consumer.end_taken_in = lambda tp: next(taken_in)
+    for _ in responses:
+        assert await tick_once(escalation_worker) == 0, "judged on an end older than the step"
+    assert escalation_worker.index.held(to_us(due) + 1, {0: to_us(due)}) == 1
+    # A response taken in after the one taken in past the due instant: built after it.
+    consumer.end_taken_in = lambda tp: int((due + timedelta(seconds=1)).timestamp() * 1000)
+    assert await tick_once(escalation_worker) == 1
+    assert [m.key for m in sent if m.topic == escalation_worker.settings.ticks_topic] == [key]
 
 
 async def test_the_collector_is_tuned_once_when_the_worker_is_first_ready(

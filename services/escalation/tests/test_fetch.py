@@ -181,3 +181,17 @@ async def test_a_resume_of_the_flow_while_the_feed_is_full_loses_and_blocks_noth
         assert blocked.done()
     finally:
         await feed.stop()
+
+
+async def test_the_worker_s_consumer_waits_for_records_no_longer_than_its_setting() -> None:
+    # Faust fixes aiokafka's fetch wait at 1.5 s; an idle partition's end is then up to that
+    # old, and due steps wait for a response built after them (lag.py).
+    from casegold_escalation.fetch import install
+
+    app = faust.App("fetch-wait-test", broker="kafka://localhost:1", web_enabled=False)
+    app.loop = asyncio.get_running_loop()
+    install(app, fetch_wait_ms=80)
+    app.finalize()
+    consumer: Any = app.consumer
+    aiokafka_consumer = consumer._thread._create_worker_consumer(app.transport)
+    assert aiokafka_consumer._fetch_max_wait_ms == 80

@@ -12,7 +12,7 @@ from casegold_escalation.adapters.policies import PolicyStore
 from casegold_escalation.consumer_lag import LagGauge
 from casegold_escalation.due_index import DueIndex
 from casegold_escalation.fetch import Feed
-from casegold_escalation.lag import Progress
+from casegold_escalation.lag import EndTimes, Progress
 from casegold_escalation.ports import CaseStore, ResendGuard, Sender
 from casegold_escalation.processor import CaseProcessor
 from casegold_escalation.settings import EscalationSettings
@@ -111,6 +111,8 @@ class Worker:
     tune_gc: bool = False
     # The last case-events record the cases agent finished, per partition (see lag.py).
     progress: dict[int, Progress] = field(default_factory=dict)
+    # When each case-events partition's fetched end was built, at the latest (see lag.py).
+    end_times: EndTimes = field(default_factory=EndTimes)
     # The offset of the last tick the cases agent finished, per partition (flow control).
     tick_progress: dict[int, int] = field(default_factory=dict)
     # Consecutive failed messages per agent: an agent that fails on every message (a missing

@@ -104,10 +104,29 @@ class Feed:
             raise
 
 
+class BatchConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
+    """Faust's consumer thread, with the aiokafka consumer's fetch wait of the transport."""
+
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        # Faust fixes the broker's wait for records at 1.5 s; an idle partition's end is only
+        # as fresh as its last response, and due steps wait on it (lag.py, decision 0143).
+        consumer._fetch_max_wait_ms = getattr(transport, "fetch_wait_ms", 1500)
+        return consumer
+
+
 class BatchConsumer(aiokafka_driver.Consumer):
     """Faust's consumer, with the records of the topics that have a feed put on it per fetch."""
 
     feeds: dict[str, Feed]
+
+    def _new_consumer_thread(self) -> BatchConsumerThread:
+        return BatchConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    def end_taken_in(self, tp: Any) -> int | None:
+        """When (epoch ms) the response that gave the partition's `highwater` was taken in."""
+        stamp: int | None = self._thread._ensure_consumer().last_poll_timestamp(tp)
+        return stamp
 
     def add_feed(self, feed: Feed) -> None:
         if not hasattr(self, "feeds"):
@@ -174,11 +193,15 @@ class BatchTransport(aiokafka_driver.Transport):
     """Faust's aiokafka transport, with the batch consumer."""
 
     Consumer = BatchConsumer
+    # How long the broker may hold a fetch with no new record (aiokafka's fetch_max_wait_ms).
+    fetch_wait_ms = 1500
 
 
-def install(app: Any) -> None:
+def install(app: Any, fetch_wait_ms: int = 1500) -> None:
     """Give app the batch consumer (before anything has asked for its consumer)."""
-    app.transport = BatchTransport(app.conf.broker_consumer, app)
+    transport = BatchTransport(app.conf.broker_consumer, app)
+    transport.fetch_wait_ms = fetch_wait_ms
+    app.transport = transport
 
 
 def add_feed(app: Any, name: str, topics: Iterable[str]) -> Feed:

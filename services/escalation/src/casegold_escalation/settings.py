@@ -73,6 +73,13 @@ class EscalationSettings(BaseSettings):
     fetch_partition_kb: int = Field(
         1024, ge=16, le=65_536, description="KiB the consumer fetches ahead per partition at most"
     )
+    fetch_wait_ms: int = Field(
+        100,
+        ge=10,
+        le=1500,
+        description="ms the broker holds a fetch with no new record: an idle partition's end "
+        "is as old as this, and steps due wait for a newer one (decision 0143)",
+    )
     rocksdb_write_buffer_mb: int = Field(8, ge=1, le=1024)
     rocksdb_block_cache_mb: int = Field(16, ge=1, le=4096)
     resend_guard_seconds: float = Field(

@@ -169,23 +169,31 @@ def unread_bounds_of(worker: Worker, partitions: set[int]) -> dict[int, int | No
 
 
 def event_bounds(worker: Worker, partitions: set[int]) -> dict[int, int | None]:
-    """Per partition with unread case events, the instant from which due steps wait."""
+    """Per partition, the instant from which due steps wait for case events not read yet."""
     topic = worker.settings.case_events_topic
     consumer: Any = worker.app.consumer
     tps = {p: TP(topic, p) for p in partitions}
     ends: dict[int, int] = {}
+    built: dict[int, int] = {}
+    times = worker.end_times
     for partition, tp in tps.items():
         # The end the last fetch response reported: no broker round trip per pass (asking the
         # broker through the consumer's thread waits behind its fetch and delays every step).
+        # When that response was taken in is read first: the consumer's thread sets the end,
+        # then the time, so a time read before the end is never newer than the end's response.
         try:
+            taken_in = consumer.end_taken_in(tp)
             end = consumer.highwater(tp)
         except Exception:  # not assigned (any more): unknown, so its steps wait
             continue
         if end is not None:
             ends[partition] = int(end)
+        after = times.built_after(partition, taken_in)
+        if after is not None:
+            built[partition] = after
     committed = consumer._committed_offset  # Faust keeps the group's offsets per partition
     return unread_bounds(
-        partitions, ends, worker.progress, {p: committed.get(tp) for p, tp in tps.items()}
+        partitions, ends, worker.progress, {p: committed.get(tp) for p, tp in tps.items()}, built
     )
 
 
@@ -229,6 +237,7 @@ async def sync_index(worker: Worker) -> None:
     indexed -= revoked
     if revoked:
         worker.recent.forget(revoked)
+        worker.end_times.forget(revoked)
         for partition in revoked:
             worker.progress.pop(partition, None)
             worker.tick_progress.pop(partition, None)
