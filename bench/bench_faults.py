@@ -74,7 +74,7 @@ async def main(rate: float, faults: int, interval: float, settle: float) -> int:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rate", type=float, default=55.0, help="cases opened per second")
+    parser.add_argument("--rate", type=float, default=60.0, help="cases opened per second")
     parser.add_argument("--faults", type=int, default=21, help="faults, cycling over the kinds")
     parser.add_argument("--interval", type=float, default=12.0, help="seconds between faults")
     parser.add_argument(
