@@ -414,12 +414,18 @@ class Bench:
         self.report_lags(f"{self.o.window:.0f} s window", notices, start, end)
         row("  steps due but not fired", f"{len(missing)}")
         row("  case events not yet committed at the end", f"{lag:,}")
-        worker_cpu, broker_cpu, ticks, steps = (b - a for a, b in zip(before, after, strict=True))
+        worker_cpu, broker_cpu, ticks, steps, fed, fetches = (
+            b - a for a, b in zip(before, after, strict=True)
+        )
         row(
             "  CPU (worker / broker)",
             f"{worker_cpu / (end - start):.0%} / {broker_cpu / (end - start):.0%} of one core",
         )
         row("  ticks sent / steps fired by the worker", f"{ticks:,.0f} / {steps:,.0f}")
+        row(
+            "  records fed to the agents / per fetch handed over",
+            f"{fed:,.0f} / {fed / fetches:,.1f}" if fetches else f"{fed:,.0f} / -",
+        )
         rss = self.worker.rss_between(start, end)
         row("  worker RSS during the window (median / max)", _mib(statistics.median(rss), max(rss)))
         _, p99, worst, _ = lag_summary(notices)
@@ -461,7 +467,7 @@ class Bench:
             first - killed <= 60 and not missing,
         )
         settled = await self.caught_up(ready_us, timeout=300)
-        _, _, ticks, steps = await self.usage()
+        _, _, ticks, steps, _, _ = await self.usage()
         if settled is None:
             recent = [n for n in self.collector.notices if n.fired_us >= now_us() - 30_000_000]
             late = statistics.median([(n.fired_us - n.due_us) / 1e6 for n in recent] or [0.0])
@@ -495,14 +501,17 @@ class Bench:
         if rss:
             row("  worker RSS after the restart (median)", _mib(statistics.median(rss)))
 
-    async def usage(self) -> tuple[float, float, float, float]:
-        """CPU seconds of worker and broker, ticks sent and steps fired, so far."""
+    async def usage(self) -> tuple[float, ...]:
+        """CPU seconds of worker and broker, ticks sent, steps fired, records fed to the agents
+        and the fetches they came in, so far."""
         text = await self.worker.metrics()
         return (
             cpu_seconds(self.worker.pid),
             cpu_seconds(self.broker.pid()),
             metric_sum(text, "casegold_escalation_ticks_total"),
             metric_sum(text, "casegold_escalations_total"),
+            metric_sum(text, "casegold_escalation_fed_records_sum"),
+            metric_sum(text, "casegold_escalation_fed_records_count"),
         )
 
     async def caught_up(self, since_us: int, timeout: float) -> float | None:

@@ -471,7 +471,8 @@ async def test_a_step_due_after_the_last_fetch_response_waits_for_a_response_bui
     escalation_worker.index.schedule(0, key, to_us(due))
     escalation_worker.progress[0] = Progress(9, to_us(DEFAULT_TIME))  # read to the end (10)
     escalation_worker.clock = lambda: due + timedelta(seconds=5)
-    responses = [due - timedelta(seconds=1), due - timedelta(seconds=1), due + timedelta(seconds=0.5)]
+    early, late = due - timedelta(seconds=1), due + timedelta(seconds=0.5)
+    responses = [early, early, late]
     taken_in = iter([int(r.timestamp() * 1000) for r in responses])
     consumer: Any = escalation_worker.app.consumer
     consumer.end_taken_in = lambda tp: next(taken_in)
