@@ -190,8 +190,8 @@ async def test_the_worker_s_consumer_waits_for_records_no_longer_than_its_settin
 
     app = faust.App("fetch-wait-test", broker="kafka://localhost:1", web_enabled=False)
     app.loop = asyncio.get_running_loop()
-    install(app, fetch_wait_ms=80, fetch_min_bytes=4096)
+    install(app, fetch_wait_ms=80)
     app.finalize()
     consumer: Any = app.consumer
     aiokafka_consumer = consumer._thread._create_worker_consumer(app.transport)
-    assert (aiokafka_consumer._fetch_max_wait_ms, aiokafka_consumer._fetch_min_bytes) == (80, 4096)
+    assert aiokafka_consumer._fetch_max_wait_ms == 80

@@ -111,10 +111,7 @@ class BatchConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
         consumer = super()._create_worker_consumer(transport)
         # Faust fixes the broker's wait for records at 1.5 s; an idle partition's end is only
         # as fresh as its last response, and due steps wait on it (lag.py, decision 0143).
-        consumer._fetch_max_wait_ms = getattr(transport, "fetch_wait_ms", 1500)
-        # Under a flow, a response waits for this much data (or the fetch wait): fewer,
-        # fuller fetches, each costing the worker its fixed part once.
-        consumer._fetch_min_bytes = getattr(transport, "fetch_min_bytes", 1)
+        consumer._fetch_max_wait_ms = transport.fetch_wait_ms
         return consumer
 
 
@@ -198,15 +195,12 @@ class BatchTransport(aiokafka_driver.Transport):
     Consumer = BatchConsumer
     # How long the broker may hold a fetch with no new record (aiokafka's fetch_max_wait_ms).
     fetch_wait_ms = 1500
-    # How much data the broker gathers before it answers a fetch (aiokafka's fetch_min_bytes).
-    fetch_min_bytes = 1
 
 
-def install(app: Any, fetch_wait_ms: int = 1500, fetch_min_bytes: int = 1) -> None:
+def install(app: Any, fetch_wait_ms: int = 1500) -> None:
     """Give app the batch consumer (before anything has asked for its consumer)."""
     transport = BatchTransport(app.conf.broker_consumer, app)
     transport.fetch_wait_ms = fetch_wait_ms
-    transport.fetch_min_bytes = fetch_min_bytes
     app.transport = transport
 
 

@@ -80,12 +80,6 @@ class EscalationSettings(BaseSettings):
         description="ms the broker holds a fetch with no new record: an idle partition's end "
         "is as old as this, and steps due wait for a newer one (decision 0143)",
     )
-    fetch_min_bytes: int = Field(
-        1,
-        ge=1,
-        le=16 * 1024 * 1024,
-        description="bytes the broker gathers before it answers a fetch (or FETCH_WAIT_MS)",
-    )
     rocksdb_write_buffer_mb: int = Field(8, ge=1, le=1024)
     rocksdb_block_cache_mb: int = Field(16, ge=1, le=4096)
     resend_guard_seconds: float = Field(

@@ -78,7 +78,7 @@ def build_worker(
 ) -> Worker:
     """One worker: its app, topics and tables, with the agents, the timer and the views."""
     app = make_app(settings, kafka)
-    fetch.install(app, settings.fetch_wait_ms, settings.fetch_min_bytes)
+    fetch.install(app, settings.fetch_wait_ms)
     partitions = kafka.partitions
     cases = make_table(app, TABLES[0], settings, partitions)
     customer_cases = make_table(app, TABLES[1], settings, partitions)
