@@ -140,6 +140,16 @@ def lag_summary(notices: list[Notice]) -> tuple[float, float, float, float]:
     return percentile(fired, 50), percentile(fired, 99), max(fired), percentile(seen, 99)
 
 
+def lag_by_slice(notices: list[Notice], start: float, seconds: float) -> str:
+    """The worst fire lag of the steps due in each slice of the window: a stall shows as one
+    slice, a worker that cannot keep up as lags that grow from slice to slice."""
+    worst: dict[int, float] = {}
+    for n in notices:
+        index = int((n.due_us / 1e6 - start) // seconds)
+        worst[index] = max(worst.get(index, 0.0), (n.fired_us - n.due_us) / 1e6)
+    return " ".join(f"{worst[i]:.1f}" for i in sorted(worst))
+
+
 class Bench:
     def __init__(self, options: Options, run_dir: Path) -> None:
         self.o = options
@@ -361,11 +371,34 @@ class Bench:
 
         return make
 
+    def report_waits(self, before: str, after: str, seconds: float) -> None:
+        """Where the cases agent's time went besides applying records: its flushes, and its
+        waits for records, for room in the write cache, behind unacknowledged notices."""
+
+        def delta(name: str) -> float:
+            return metric_sum(after, name) - metric_sum(before, name)
+
+        flushes = delta("casegold_escalation_state_flush_seconds_count")
+        if flushes:
+            row(
+                "  state flushes / writes each / seconds each",
+                f"{flushes:,.0f} / "
+                f"{delta('casegold_escalation_state_flush_writes_sum') / flushes:,.0f} / "
+                f"{delta('casegold_escalation_state_flush_seconds_sum') / flushes:.3f} s",
+            )
+        waits = "casegold_escalation_agent_waits_seconds_total"
+        shares = []
+        for on in ("records", "state", "notices"):
+            sample = waits + '{agent="cases",on="' + on + '"}'
+            shares.append(f"{on} {delta(sample) / seconds:.0%}")
+        row("  cases agent waited for (share of the window)", ", ".join(shares))
+
     def report_lags(self, label: str, notices: list[Notice], start: float, end: float) -> None:
         p50, p99, worst, seen_p99 = lag_summary(notices)
         row(f"{label}: steps due", f"{len(notices):,} ({len(notices) / (end - start):.0f}/s)")
         row("  fire lag (fired − due) p50 / p99 / max", f"{p50:.3f} / {p99:.3f} / {worst:.3f} s")
         row("  seen by a consumer − due, p99", f"{seen_p99:.3f} s")
+        row("  worst fire lag of each 5 s, s", lag_by_slice(notices, start, 5.0))
 
     async def fire_lag(self) -> None:
         say(f"\n3. fire lag at {self.o.cases:,} open cases")
@@ -398,9 +431,9 @@ class Bench:
         if end > stream_end:
             raise BenchError(f"the due stream ends {end - stream_end:.0f} s before the window")
         await asyncio.sleep(start - time.time())
-        before = await self.usage()
+        before, text_before = await self.usage(), await self.worker.metrics()
         await asyncio.sleep(end - time.time())
-        after = await self.usage()
+        after, text_after = await self.usage(), await self.worker.metrics()
         lag = await group_lag(self.kafka, self.app_id, CASE_EVENTS)
         missing = await self.wait_fired(int(start * 1e6), int(end * 1e6), timeout=60)
         notices = self.stream_notices(self.collector.due_between(int(start * 1e6), int(end * 1e6)))
@@ -414,7 +447,7 @@ class Bench:
         self.report_lags(f"{self.o.window:.0f} s window", notices, start, end)
         row("  steps due but not fired", f"{len(missing)}")
         row("  case events not yet committed at the end", f"{lag:,}")
-        worker_cpu, broker_cpu, ticks, steps, fed, fetches = (
+        worker_cpu, broker_cpu, ticks, steps, fed, fetches, full_gcs = (
             b - a for a, b in zip(before, after, strict=True)
         )
         row(
@@ -426,6 +459,8 @@ class Bench:
             "  records fed to the agents / per fetch handed over",
             f"{fed:,.0f} / {fed / fetches:,.1f}" if fetches else f"{fed:,.0f} / -",
         )
+        row("  full collections of the worker's heap", f"{full_gcs:,.0f}")
+        self.report_waits(text_before, text_after, end - start)
         rss = self.worker.rss_between(start, end)
         row("  worker RSS during the window (median / max)", _mib(statistics.median(rss), max(rss)))
         _, p99, worst, _ = lag_summary(notices)
@@ -467,7 +502,7 @@ class Bench:
             first - killed <= 60 and not missing,
         )
         settled = await self.caught_up(ready_us, timeout=300)
-        _, _, ticks, steps, _, _ = await self.usage()
+        _, _, ticks, steps, _, _, _ = await self.usage()
         if settled is None:
             recent = [n for n in self.collector.notices if n.fired_us >= now_us() - 30_000_000]
             late = statistics.median([(n.fired_us - n.due_us) / 1e6 for n in recent] or [0.0])
@@ -503,7 +538,7 @@ class Bench:
 
     async def usage(self) -> tuple[float, ...]:
         """CPU seconds of worker and broker, ticks sent, steps fired, records fed to the agents
-        and the fetches they came in, so far."""
+        and the fetches they came in, full collections of the worker's heap, so far."""
         text = await self.worker.metrics()
         return (
             cpu_seconds(self.worker.pid),
@@ -512,6 +547,7 @@ class Bench:
             metric_sum(text, "casegold_escalations_total"),
             metric_sum(text, "casegold_escalation_fed_records_sum"),
             metric_sum(text, "casegold_escalation_fed_records_count"),
+            metric_sum(text, 'python_gc_collections_total{generation="2"}'),
         )
 
     async def caught_up(self, since_us: int, timeout: float) -> float | None:

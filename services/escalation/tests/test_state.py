@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from casegold_escalation import guard, state
+from casegold_escalation import guard, metrics, state
 from casegold_escalation.state import CaseWrites
 
 
@@ -175,6 +175,8 @@ async def test_the_agent_waits_when_too_many_writes_are_unflushed(
     monkeypatch.setattr(state, "MAX_DIRTY", 2)
     store = FakeStore()
     writes, acks, _ = make(store)
+    waited = metrics.WAITED.labels("cases", "state")
+    waited_before = waited._value.get()
     # Not started: nothing is flushed, so a third distinct key must wait for room.
     await writes.put(0, b"a", b"1", Record(0, 1))
     await writes.put(0, b"b", b"1", Record(0, 2))
@@ -187,5 +189,7 @@ async def test_the_agent_waits_when_too_many_writes_are_unflushed(
     try:
         await asyncio.wait_for(third, 5)
         await until(lambda: len(acks.acked) == 3)
+        # The wait shows on the worker's metrics: an agent held back, not short of records.
+        assert waited._value.get() > waited_before
     finally:
         await writes.stop()

@@ -225,7 +225,9 @@ async def customers_agent(worker: Worker, stream: faust.StreamT[bytes]) -> Async
     """Count each customer's cases and report repeat complainants."""
     # A record whose write is cached is acked by the cache once stored (state.py).
     manual: Any = cast(Any, stream).noack()
-    writes = worker.customer_writes = CaseWrites(worker, worker.ack, worker.customer_store)
+    writes = worker.customer_writes = CaseWrites(
+        worker, worker.ack, worker.customer_store, "customers"
+    )
     writes.start()
     apply = functools.partial(count_record, worker)
     feed = worker.feeds.get("customers")

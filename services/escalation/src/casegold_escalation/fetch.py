@@ -52,6 +52,7 @@ class Feed:
         self.app, self.name = app, name
         self.topics = frozenset(topics)
         self.fed = metrics.FED.labels(name)
+        self.waited = metrics.WAITED.labels(name, "records")
         # A plain queue: Faust's flow-control queues are cleared on every resume of the flow,
         # rebalance or not (table recovery resumes it more than once), without waking a put
         # blocked on the full queue, which then waits forever while the feed waits on an empty
@@ -85,8 +86,14 @@ class Feed:
         # Faust's consumer thread warns about partitions whose stream took nothing for a while.
         inbound = app.monitor.stream_inbound_time
         try:
+            queue, waited = self.queue, self.waited
             while True:
-                batch: list[Any] | None = await self.queue.get()
+                if queue.empty():
+                    began = monotonic()
+                    batch: list[Any] | None = await queue.get()
+                    waited.inc(monotonic() - began)
+                else:
+                    batch = queue.get_nowait()
                 for done, message in enumerate(batch or (), 1):
                     if not flow.is_active() or message.generation_id != app.consumer_generation_id:
                         break  # fetched before a rebalance: read again from the committed offset

@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+)
 
 REGISTRY = CollectorRegistry(auto_describe=True)
+# The process's CPU, memory and collections (python_gc_*, process_*), as on the default registry:
+# a worker that falls behind shows here whether it is busy or paused.
+GCCollector(registry=REGISTRY)
+PlatformCollector(registry=REGISTRY)
+ProcessCollector(registry=REGISTRY)
 
 FIRE_LAG = Histogram(
     "casegold_escalation_fire_lag_seconds",
@@ -106,6 +119,20 @@ STATE_FLUSHED = Histogram(
     buckets=(1, 10, 100, 500, 1000, 2000, 5000, 10000, 20000),
     registry=REGISTRY,
 )
+STATE_FLUSH_SECONDS = Histogram(
+    "casegold_escalation_state_flush_seconds",
+    "Seconds one flush of a write cache took: changelog batch acknowledged, RocksDB written, "
+    "source records acked.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10),
+    registry=REGISTRY,
+)
+WAITED = Counter(
+    "casegold_escalation_agent_waits_seconds_total",
+    "Seconds an agent's feed waited: for the next fetch (records), for room in a write cache "
+    "(state), or behind notices not yet acknowledged (notices); by agent.",
+    ["agent", "on"],
+    registry=REGISTRY,
+)
 FED = Histogram(
     "casegold_escalation_fed_records",
     "Records of one fetch handed to an agent at once (fetch.py), by agent.",
@@ -128,3 +155,4 @@ RESEND_SKIPPED = Counter(
 # Children bound once: the agent counts every event, and `labels()` costs a lookup each time.
 EVENTS_APPLIED = EVENTS.labels("applied")
 EVENTS_REJECTED = EVENTS.labels("rejected")
+WAITED_NOTICES = WAITED.labels("cases", "notices")

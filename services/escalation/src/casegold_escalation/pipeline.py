@@ -17,6 +17,7 @@ of that case queues behind it (never overtaking it in the table).
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -86,9 +87,12 @@ class WritePipeline:
             else:
                 await self.writes.put(partition, key, value, record)
             return
-        while len(self.queue) >= MAX_PENDING:
-            self.room.clear()
-            await self.room.wait()
+        if len(self.queue) >= MAX_PENDING:
+            began = time.monotonic()
+            while len(self.queue) >= MAX_PENDING:
+                self.room.clear()
+                await self.room.wait()
+            metrics.WAITED_NOTICES.inc(time.monotonic() - began)
         entry = Pending(record, partition, key, value, not unchanged, messages, acks)
         self.queue.append(entry)
         if entry.write:

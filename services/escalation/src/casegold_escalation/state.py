@@ -17,6 +17,7 @@ source records were not committed, and those are read again.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -32,9 +33,14 @@ class CaseWrites:
     """A write cache in front of the cases table: read-your-writes, flushed in batches."""
 
     def __init__(
-        self, worker: Any, ack: Callable[[Any], Awaitable[None]], store: CaseStore
+        self,
+        worker: Any,
+        ack: Callable[[Any], Awaitable[None]],
+        store: CaseStore,
+        agent: str = "cases",
     ) -> None:
         self.worker, self.ack, self.store = worker, ack, store
+        self.waited = metrics.WAITED.labels(agent, "state")
         self.dirty: dict[int, dict[bytes, bytes | None]] = {}
         self.flushing: dict[int, dict[bytes, bytes | None]] = {}
         self.acks: dict[int, list[Any]] = {}
@@ -61,9 +67,12 @@ class CaseWrites:
         """Write value (None: delete) and ack its source record once it is on the changelog
         and stored."""
         self.taken = record
-        while self.count >= MAX_DIRTY:
-            self.room.clear()
-            await self.room.wait()
+        if self.count >= MAX_DIRTY:
+            began = time.monotonic()
+            while self.count >= MAX_DIRTY:
+                self.room.clear()
+                await self.room.wait()
+            self.waited.inc(time.monotonic() - began)
         dirty = self.dirty.get(partition)
         if dirty is None:
             dirty = self.dirty[partition] = {}
@@ -112,6 +121,7 @@ class CaseWrites:
     async def _flush(
         self, batch: dict[int, dict[bytes, bytes | None]], acks: dict[int, list[Any]]
     ) -> None:
+        began = time.monotonic()
         epochs = {partition: self.epochs.get(partition, 0) for partition in batch}
         offsets = await self._send(batch)
         for partition, writes in batch.items():
@@ -121,6 +131,7 @@ class CaseWrites:
             for record in acks[partition]:
                 await self.ack(record)
         metrics.STATE_FLUSHED.observe(sum(len(writes) for writes in batch.values()))
+        metrics.STATE_FLUSH_SECONDS.observe(time.monotonic() - began)
 
     async def _send(self, batch: dict[int, dict[bytes, bytes | None]]) -> dict[int, int]:
         """Send each partition's writes to the changelog; returns the last offset of each.
