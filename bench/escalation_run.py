@@ -378,13 +378,16 @@ class Bench:
         def delta(name: str) -> float:
             return metric_sum(after, name) - metric_sum(before, name)
 
-        flushes = delta("casegold_escalation_state_flush_seconds_count")
+        flush = "casegold_escalation_state_flush_seconds"
+        flushes = delta(flush + '_count{phase="store"}')
         if flushes:
+            changelog = delta(flush + '_sum{phase="changelog"}') / flushes
+            store = delta(flush + '_sum{phase="store"}') / flushes
             row(
-                "  state flushes / writes each / seconds each",
+                "  state flushes / writes each / changelog + store s",
                 f"{flushes:,.0f} / "
                 f"{delta('casegold_escalation_state_flush_writes_sum') / flushes:,.0f} / "
-                f"{delta('casegold_escalation_state_flush_seconds_sum') / flushes:.3f} s",
+                f"{changelog:.3f} + {store:.3f} s",
             )
         waits = "casegold_escalation_agent_waits_seconds_total"
         shares = []
@@ -432,6 +435,7 @@ class Bench:
             raise BenchError(f"the due stream ends {end - stream_end:.0f} s before the window")
         await asyncio.sleep(start - time.time())
         before, text_before = await self.usage(), await self.worker.metrics()
+        lag_before = await group_lag(self.kafka, self.app_id, CASE_EVENTS)
         await asyncio.sleep(end - time.time())
         after, text_after = await self.usage(), await self.worker.metrics()
         lag = await group_lag(self.kafka, self.app_id, CASE_EVENTS)
@@ -446,7 +450,7 @@ class Bench:
         )
         self.report_lags(f"{self.o.window:.0f} s window", notices, start, end)
         row("  steps due but not fired", f"{len(missing)}")
-        row("  case events not yet committed at the end", f"{lag:,}")
+        row("  case events not yet committed at the start / the end", f"{lag_before:,} / {lag:,}")
         worker_cpu, broker_cpu, ticks, steps, fed, fetches, full_gcs = (
             b - a for a, b in zip(before, after, strict=True)
         )
