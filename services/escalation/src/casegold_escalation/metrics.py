@@ -130,7 +130,8 @@ STATE_FLUSH_SECONDS = Histogram(
 WAITED = Counter(
     "casegold_escalation_agent_waits_seconds_total",
     "Seconds an agent's feed waited: for the next fetch (records), for room in a write cache "
-    "(state), or behind notices not yet acknowledged (notices); by agent.",
+    "(state), or behind notices not yet acknowledged (notices); by agent. Counted when the wait "
+    "ends: an idle agent's wait for records shows once its next records arrive.",
     ["agent", "on"],
     registry=REGISTRY,
 )
