@@ -34,6 +34,7 @@ class Producer:
     drained: dict[int, asyncio.Event] = field(default_factory=dict)
     log: dict[int, list[tuple[bytes, bytes | None]]] = field(default_factory=dict)
     requests: int = 0
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
 
     def create_batch(self) -> Builder:
         return Builder()
@@ -43,14 +44,14 @@ class Producer:
             await self.drained.setdefault(partition, asyncio.Event()).wait()
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self.queued[partition] = (builder, future)
+        self.ready.set()
         return future
 
     async def run(self) -> None:
         """The sender: one request at a time, each a broker round trip."""
         while True:
-            if not self.queued:
-                await asyncio.sleep(0)
-                continue
+            await self.ready.wait()
+            self.ready.clear()
             taken, self.queued = self.queued, {}
             for partition in taken:
                 self.drained.pop(partition, asyncio.Event()).set()

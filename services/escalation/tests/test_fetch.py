@@ -12,6 +12,7 @@ import faust
 import pytest
 from faust.types import Message
 
+from casegold_escalation import metrics
 from casegold_escalation.fetch import YIELD_EVERY, Feed
 
 
@@ -195,3 +196,28 @@ async def test_the_worker_s_consumer_waits_for_records_no_longer_than_its_settin
     consumer: Any = app.consumer
     aiokafka_consumer = consumer._thread._create_worker_consumer(app.transport)
     assert aiokafka_consumer._fetch_max_wait_ms == 80
+
+
+async def test_a_feed_counts_how_long_its_agent_waited_for_records(app: faust.App) -> None:
+    def waited() -> float:
+        value = metrics.REGISTRY.get_sample_value(
+            "casegold_escalation_agent_waits_seconds_total", {"agent": "cases", "on": "records"}
+        )
+        return value or 0.0
+
+    seen: list[int] = []
+
+    async def handler(message: Any) -> None:
+        seen.append(message.offset)
+
+    feed = Feed(app, "cases", ["complaints.case-events"])
+    before = waited()
+    feed.start(handler)
+    try:
+        await asyncio.sleep(0.05)  # the agent waits for its first fetch meanwhile
+        await feed.put([record(app, 0)])
+        await until(lambda: seen == [0])
+    finally:
+        await feed.stop()
+    # Counted once the records came: an operator sees an agent short of records, not busy.
+    assert waited() - before >= 0.04

@@ -17,7 +17,6 @@ of that case queues behind it (never overtaking it in the table).
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from typing import Any
 from casegold_escalation import metrics
 from casegold_escalation.guard import Backoff
 from casegold_escalation.processor import Message
-from casegold_escalation.state import CaseWrites
+from casegold_escalation.state import CaseWrites, wait_for_room
 
 # At most this many writes wait at once; the agent waits for the oldest beyond it.
 MAX_PENDING = 2000
@@ -87,12 +86,9 @@ class WritePipeline:
             else:
                 await self.writes.put(partition, key, value, record)
             return
-        if len(self.queue) >= MAX_PENDING:
-            began = time.monotonic()
-            while len(self.queue) >= MAX_PENDING:
-                self.room.clear()
-                await self.room.wait()
-            metrics.WAITED_NOTICES.inc(time.monotonic() - began)
+        await wait_for_room(
+            self.room, lambda: len(self.queue) >= MAX_PENDING, metrics.WAITED_NOTICES
+        )
         entry = Pending(record, partition, key, value, not unchanged, messages, acks)
         self.queue.append(entry)
         if entry.write:

@@ -29,6 +29,18 @@ from casegold_escalation.ports import CaseStore
 MAX_DIRTY = 20_000
 
 
+async def wait_for_room(room: asyncio.Event, full: Callable[[], bool], waited: Any) -> None:
+    """Wait while full() says there is no room (room is set when some is made); the seconds
+    waited go to the counter `waited`."""
+    if not full():
+        return
+    began = time.monotonic()
+    while full():
+        room.clear()
+        await room.wait()
+    waited.inc(time.monotonic() - began)
+
+
 class CaseWrites:
     """A write cache in front of the cases table: read-your-writes, flushed in batches."""
 
@@ -67,12 +79,7 @@ class CaseWrites:
         """Write value (None: delete) and ack its source record once it is on the changelog
         and stored."""
         self.taken = record
-        if self.count >= MAX_DIRTY:
-            began = time.monotonic()
-            while self.count >= MAX_DIRTY:
-                self.room.clear()
-                await self.room.wait()
-            self.waited.inc(time.monotonic() - began)
+        await wait_for_room(self.room, lambda: self.count >= MAX_DIRTY, self.waited)
         dirty = self.dirty.get(partition)
         if dirty is None:
             dirty = self.dirty[partition] = {}
