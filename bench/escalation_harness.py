@@ -176,8 +176,8 @@ async def end_offsets(kafka: KafkaSettings, topic: str) -> dict[int, int]:
         await consumer.stop()
 
 
-async def group_lag(kafka: KafkaSettings, group: str, topic: str) -> int:
-    """Messages of the topic the group has not committed yet."""
+async def partition_lags(kafka: KafkaSettings, group: str, topic: str) -> dict[int, int]:
+    """Messages of each partition of the topic the group has not committed yet."""
     admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap)
     await admin.start()
     try:
@@ -186,7 +186,12 @@ async def group_lag(kafka: KafkaSettings, group: str, topic: str) -> int:
         await admin.close()
     ends = await end_offsets(kafka, topic)
     done = {tp.partition: meta.offset for tp, meta in committed.items() if tp.topic == topic}
-    return sum(end - max(0, done.get(p, 0)) for p, end in ends.items())
+    return {p: end - max(0, done.get(p, 0)) for p, end in ends.items()}
+
+
+async def group_lag(kafka: KafkaSettings, group: str, topic: str) -> int:
+    """Messages of the topic the group has not committed yet."""
+    return sum((await partition_lags(kafka, group, topic)).values())
 
 
 @dataclass

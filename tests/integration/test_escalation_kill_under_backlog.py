@@ -3,19 +3,23 @@ new events still arriving.
 
 The kill leaves tens of thousands of records uncommitted and, with the group's session still
 open, the restarted worker's first assignment comes late; every record of the backlog must still
-be read and committed once the new worker holds the partitions.
+be read and committed once the new worker holds the partitions. Restarted on an empty disk, the
+worker first recovers its tables from their changelogs and fetches while Faust seeks its
+partitions back to their committed offsets: a partition whose records were all handled must
+still be committed to its end (decision 0145).
 """
 
 from __future__ import annotations
 
 import asyncio
+import shutil
 import time
 from pathlib import Path
 from uuid import UUID, uuid4
 
 import pytest
 
-from bench.escalation_harness import group_lag
+from bench.escalation_harness import group_lag, partition_lags
 from casegold_contracts import Event, dump, message_key
 from casegold_contracts.builders import DEFAULT_TIME, make_case_opened, make_event
 from casegold_platform.kafka import durable_producer
@@ -51,8 +55,9 @@ async def flow(kafka: KafkaSettings, topic: str, cases: list[UUID]) -> None:
         await producer.stop()
 
 
+@pytest.mark.parametrize("disk", ["kept", "empty"])
 async def test_a_worker_killed_in_a_backlog_reads_all_of_it_after_the_restart(
-    tmp_path: Path, unique: str, kafka_settings: KafkaSettings
+    tmp_path: Path, unique: str, kafka_settings: KafkaSettings, disk: str
 ) -> None:
     app_id = f"test-escalation-{unique}"
     topics = WorkerTopics.own(app_id)
@@ -93,6 +98,8 @@ async def test_a_worker_killed_in_a_backlog_reads_all_of_it_after_the_restart(
             worker.kill_hard()
             left = await lag()
             assert left > 0, "the backlog was read before the kill: nothing left to test"
+            if disk == "empty":  # a new machine: the tables come back from their changelogs
+                shutil.rmtree(tmp_path / worker.worker_name)
             worker.start()
             await asyncio.get_running_loop().run_in_executor(None, worker.wait_ready)
             await asyncio.sleep(15)  # seconds of load while the restarted worker catches up
@@ -102,6 +109,23 @@ async def test_a_worker_killed_in_a_backlog_reads_all_of_it_after_the_restart(
             async def all_read() -> bool:
                 return await lag() == 0
 
-            await wait_for(all_read, 180, f"{await lag()} of {left} records never committed")
+            try:
+                await wait_for(all_read, 180, "records never committed")
+            except AssertionError:
+                behind = await partition_lags(kafka_settings, app_id, topics.case_events)
+                # The worker's own view: what its agent has not finished (processed, not
+                # committed, when these are 0 and the group's are not).
+                unfinished = [
+                    line
+                    for line in worker.metrics().splitlines()
+                    if line.startswith("casegold_consumer_lag{")
+                    and topics.case_events in line
+                    and not line.endswith(" 0.0")
+                ]
+                raise AssertionError(
+                    f"of {left} records left at the kill, these partitions never committed "
+                    f"theirs: { {p: n for p, n in behind.items() if n} }; "
+                    f"not finished by the worker: {unfinished or 'none'}"
+                ) from None
     finally:
         worker.stop()

@@ -21,12 +21,24 @@ generation. Records dropped so are not acked; the consumer seeks back to the com
 and reads them again. No list of them is kept alive past that point, so Faust's wait for
 unacked records (a weak set) is not held up by records nobody will process, and a batch still
 queued is taken and dropped at once.
+
+A seek and the taking in of a fetch never interleave (decision 0145). Faust's seek to the
+committed offsets asks the broker for each partition's committed offset in turn, seeking each
+partition as its answer comes (about a second for the worker's partitions after a cold
+recovery), and only then resets its read offsets and committed offsets. A fetch taken in
+meanwhile carried the sought partitions' records again from the committed offset: they were
+dropped as already read, and the read offset then fell back under what had been read. With the
+committed offset set back under what this worker had itself committed, Faust's commit counted
+offsets as acked twice and crept forward a few offsets per commit: a partition stayed
+thousands of records behind while its agent had finished them all. So the fetch loop holds a
+lock from the fetch to the last record taken in, and a seek waits for it.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
 from time import monotonic
 from typing import Any
 
@@ -126,6 +138,9 @@ class BatchConsumer(aiokafka_driver.Consumer):
     """Faust's consumer, with the records of the topics that have a feed put on it per fetch."""
 
     feeds: dict[str, Feed]
+    # Held by the fetch loop from a fetch to its last record taken in; a seek waits for it.
+    _handover: asyncio.Lock | None = None
+    _handing_over: asyncio.Task[Any] | None = None
 
     def _new_consumer_thread(self) -> BatchConsumerThread:
         return BatchConsumerThread(self, loop=self.loop, beacon=self.beacon)
@@ -135,6 +150,30 @@ class BatchConsumer(aiokafka_driver.Consumer):
         stamp: int | None = self._thread._ensure_consumer().last_poll_timestamp(tp)
         return stamp
 
+    def _handover_lock(self) -> asyncio.Lock:
+        if self._handover is None:
+            self._handover = asyncio.Lock()
+        return self._handover
+
+    @asynccontextmanager
+    async def _between_fetches(self) -> AsyncIterator[None]:
+        if asyncio.current_task() is self._handing_over:
+            # Faust seeks from inside the fetch when the flow is stopped: nothing is taken in.
+            yield
+            return
+        async with self._handover_lock():
+            yield
+
+    async def perform_seek(self) -> None:
+        """Seek every partition to its committed offset, with no fetch taken in meanwhile."""
+        async with self._between_fetches():
+            await super().perform_seek()
+
+    async def seek_wait(self, partitions: Any) -> None:
+        """Seek partitions (and set their read offsets), with no fetch taken in meanwhile."""
+        async with self._between_fetches():
+            await super().seek_wait(partitions)
+
     def add_feed(self, feed: Feed) -> None:
         if not hasattr(self, "feeds"):
             self.feeds = {}
@@ -143,49 +182,29 @@ class BatchConsumer(aiokafka_driver.Consumer):
 
     async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover - needs a broker
         # Faust's loop (transport/consumer.py), with the fed topics' records batched.
-        feeds = getattr(self, "feeds", {})
-        callback = self.callback
         consumer_should_stop = self._stopped.is_set
         fetcher_should_stop = fetcher._stopped.is_set
-        read_offset = self._read_offset
-        unacked = self._unacked_messages
-        acks_enabled_for = self.app.topics.acks_enabled_for
+        handover = self._handover_lock()
         try:
             while not (consumer_should_stop() or fetcher_should_stop()):
                 batches: dict[Feed, list[Any]] = {}
-                records = self.getmany(timeout=1.0)
                 # getmany can return at once again and again: let the loop run between.
                 await asyncio.sleep(0)
                 if self.should_stop:
                     continue
-                async for tp, message in records:
-                    last = read_offset[tp]
-                    offset = message.offset
-                    if last is not None and offset < last:
-                        continue  # read before a seek back (Faust drops these too)
-                    topic = message.topic
-                    if last and offset - last > 1 and acks_enabled_for(topic):
-                        # Offsets with no record (transaction markers, compaction): the commit
-                        # must not wait for them to be acked.
-                        await self._add_gap(tp, last + 1, offset)
-                    feed = feeds.get(topic)
-                    if feed is None:
-                        await self.wait_first(callback(message), self.suspend_flow.wait())
-                    else:
-                        message.tracked = True
-                        unacked.add(message)
-                        batch = batches.get(feed)
-                        if batch is None:
-                            batch = batches[feed] = []
-                        batch.append(message)
-                    read_offset[tp] = offset
+                async with handover:  # no seek between the fetch and its read offsets
+                    self._handing_over = asyncio.current_task()
+                    try:
+                        await self._take_in(self.getmany(timeout=1.0), batches)
+                    finally:
+                        self._handing_over = None
                 if self._commit_every is not None and self._n_acked >= self._commit_every:
                     self._n_acked = 0
                     await self.commit()
                 for feed, batch in batches.items():
                     # A rebalance suspends the flow: the batch is dropped, read again later.
                     await self.wait_first(feed.put(batch), self.suspend_flow.wait())
-                batches = batch = message = None  # type: ignore[assignment]
+                batches = batch = None  # type: ignore[assignment]
         except self.consumer_stopped_errors:
             if self.transport.app.should_stop:
                 return
@@ -194,6 +213,35 @@ class BatchConsumer(aiokafka_driver.Consumer):
             if self.transport.app.should_stop:
                 return
             raise
+
+    async def _take_in(self, records: AsyncIterator[Any], batches: dict[Feed, list[Any]]) -> None:
+        """Track one fetch's records: the fed topics' into batches, the others to Faust."""
+        feeds = getattr(self, "feeds", {})
+        callback = self.callback
+        read_offset = self._read_offset
+        unacked = self._unacked_messages
+        acks_enabled_for = self.app.topics.acks_enabled_for
+        async for tp, message in records:
+            last = read_offset[tp]
+            offset = message.offset
+            if last is not None and offset < last:
+                continue  # read before a seek back (Faust drops these too)
+            topic = message.topic
+            if last and offset - last > 1 and acks_enabled_for(topic):
+                # Offsets with no record (transaction markers, compaction): the commit must
+                # not wait for them to be acked.
+                await self._add_gap(tp, last + 1, offset)
+            feed = feeds.get(topic)
+            if feed is None:
+                await self.wait_first(callback(message), self.suspend_flow.wait())
+            else:
+                message.tracked = True
+                unacked.add(message)
+                batch = batches.get(feed)
+                if batch is None:
+                    batch = batches[feed] = []
+                batch.append(message)
+            read_offset[tp] = offset
 
 
 class BatchTransport(aiokafka_driver.Transport):
