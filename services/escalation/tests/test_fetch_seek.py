@@ -32,6 +32,7 @@ class FakeThread:
         self.end = end
         self.more = asyncio.Event()
         self.seeking = False
+        self.seeks = 0
         self.fetched_while_seeking = 0
         self.answered = asyncio.Event()  # the committed offset was read (the seek goes on)
         self.go_on = asyncio.Event()  # the other partitions' answers came
@@ -62,6 +63,7 @@ class FakeThread:
         return {PARTITION: [record(offset) for offset in offsets]}
 
     async def seek_to_committed(self) -> dict[TP, int]:
+        self.seeks += 1
         self.seeking = True
         answer = self.committed
         self.position = answer  # aiokafka seeks each partition as its answer comes
@@ -90,6 +92,23 @@ class Producer:
         return None
 
 
+def consumer_on(thread: FakeThread) -> tuple[faust.App, Any]:
+    """An app whose batch consumer reads through thread, its partition assigned, flowing."""
+    app = faust.App("fetch-seek-test", broker="kafka://localhost:1", web_enabled=False)
+    app.loop = asyncio.get_running_loop()
+    fetch.install(app)
+    app.finalize()
+    app_: Any = app
+    app_._producer = Producer()
+    app_.topics._acking_topics.add(TOPIC)  # an agent reads it with acks (set when it starts)
+    consumer: Any = app.consumer
+    consumer._thread = thread
+    consumer._set_active_tps({PARTITION})  # assigned and resumed
+    app.flow_control.resume()
+    consumer.resume_flow()
+    return app, consumer
+
+
 async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while not condition():
@@ -100,19 +119,7 @@ async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
 async def test_a_seek_meanwhile_records_are_fetched_leaves_every_handled_offset_committable() -> (
     None
 ):
-    app = faust.App("fetch-seek-test", broker="kafka://localhost:1", web_enabled=False)
-    app.loop = asyncio.get_running_loop()
-    fetch.install(app)
-    app.finalize()
-    app_: Any = app
-    app_._producer = Producer()
-    app_.topics._acking_topics.add(TOPIC)  # an agent reads it with acks (set when it starts)
-    consumer: Any = app.consumer
-    thread = FakeThread(committed=100, end=160)
-    consumer._thread = thread
-    consumer._set_active_tps({PARTITION})  # assigned and resumed
-    app.flow_control.resume()
-    consumer.resume_flow()
+    app, consumer = consumer_on(thread := FakeThread(committed=100, end=160))
 
     handled: list[Any] = []
 
@@ -161,3 +168,41 @@ async def test_a_seek_meanwhile_records_are_fetched_leaves_every_handled_offset_
     # Every record was handled and acked: the commit reaches the end of the partition.
     assert thread.committed == 200
     assert thread.fetched_while_seeking == 0
+
+
+async def test_a_seek_while_the_flow_is_stopped_does_not_wait_for_the_flow_to_resume() -> None:
+    # A rebalance stops the flow; recovery seeks to the committed offsets and only then
+    # resumes it. A fetch loop that waited for the resume with the seek's lock held would
+    # leave the seek waiting for ever.
+    thread = FakeThread(committed=100, end=100)
+    thread.go_on.set()
+    app, consumer = consumer_on(thread)
+    feed = fetch.add_feed(app, "cases", [TOPIC])
+    handled: list[int] = []
+
+    async def handler(message: Any) -> None:
+        handled.append(message.offset)
+
+    feed.start(handler)
+    fetcher = SimpleNamespace(_stopped=asyncio.Event())
+    loop = asyncio.ensure_future(consumer._drain_messages(fetcher))
+    try:
+        thread.append(10)
+        await until(lambda: handled[-1:] == [109])
+        consumer.stop_flow()  # the rebalance
+        thread.append(10)  # the fetch loop wakes to the stopped flow, and Faust seeks back
+        await until(lambda: thread.seeks == 1)
+        for _ in range(20):  # the fetch loop goes round to wait for the flow
+            await asyncio.sleep(0)
+        await asyncio.wait_for(consumer.perform_seek(), 5)  # recovery's seek
+        consumer.resume_flow()
+        await until(lambda: handled[-1:] == [119])
+    finally:
+        fetcher._stopped.set()
+        consumer.resume_flow()
+        thread.more.set()
+        await asyncio.wait_for(loop, 5)
+        await feed.stop()
+    # Sought back to the committed offset: the records are read again from there.
+    assert handled[:10] == list(range(100, 110))
+    assert handled[10:] == list(range(100, 120))

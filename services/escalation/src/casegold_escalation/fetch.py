@@ -170,7 +170,12 @@ class BatchConsumer(aiokafka_driver.Consumer):
             await super().perform_seek()
 
     async def seek_wait(self, partitions: Any) -> None:
-        """Seek partitions (and set their read offsets), with no fetch taken in meanwhile."""
+        """Seek partitions (and set their read offsets); a fed topic's with no fetch taken in
+        meanwhile (the stall watch's). Recovery's seeks of the changelogs do not wait."""
+        feeds = getattr(self, "feeds", {})
+        if not any(tp.topic in feeds for tp in partitions):
+            await super().seek_wait(partitions)
+            return
         async with self._between_fetches():
             await super().seek_wait(partitions)
 
@@ -192,7 +197,13 @@ class BatchConsumer(aiokafka_driver.Consumer):
                 await asyncio.sleep(0)
                 if self.should_stop:
                     continue
+                if not self.flow_active:
+                    # Waited for outside the lock: recovery seeks before it resumes the flow.
+                    await self.wait(self.can_resume_flow)  # type: ignore[arg-type]
+                    continue
                 async with handover:  # no seek between the fetch and its read offsets
+                    if not self.flow_active:
+                        continue  # stopped while a seek held the lock
                     self._handing_over = asyncio.current_task()
                     try:
                         await self._take_in(self.getmany(timeout=1.0), batches)
