@@ -33,6 +33,7 @@ from casegold_escalation.wiring import build_worker
 from casegold_platform.settings import KafkaSettings
 from casegold_sla import load_policy, to_us
 from tests.support import repo_root
+from tests.support.waiting import until
 
 
 class CapturedSends:
@@ -206,14 +207,6 @@ async def test_an_agent_failing_on_every_message_makes_the_worker_unready(
         escalation_worker.send = good
         await until(lambda: escalation_worker.checks()["agents"] is True)
         await pending
-
-
-async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Poll a condition the agent makes true, failing at the deadline."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, "condition never became true"
-        await asyncio.sleep(0.01)
 
 
 def rejected(reason: str) -> float:

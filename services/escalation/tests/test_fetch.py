@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import faust
@@ -14,6 +14,7 @@ from faust.types import Message
 
 from casegold_escalation import metrics
 from casegold_escalation.fetch import YIELD_EVERY, Feed
+from tests.support.waiting import until
 
 
 @pytest.fixture
@@ -38,13 +39,6 @@ def record(app: faust.App, offset: int) -> Message:
         b"",
         generation_id=app.consumer_generation_id,
     )
-
-
-async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, "condition never became true"
-        await asyncio.sleep(0.01)
 
 
 async def test_a_feed_hands_its_records_over_in_order_and_lets_the_loop_run(

@@ -9,7 +9,8 @@ resets its own read and committed offsets.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from types import SimpleNamespace
 from typing import Any
 
@@ -18,6 +19,7 @@ from aiokafka.structs import ConsumerRecord
 from faust.types import TP
 
 from casegold_escalation import fetch
+from tests.support.waiting import until
 
 TOPIC = "complaints.case-events"
 PARTITION = TP(TOPIC, 0)
@@ -92,6 +94,25 @@ class Producer:
         return None
 
 
+@asynccontextmanager
+async def fetching(
+    app: faust.App, consumer: Any, thread: FakeThread, handler: Callable[[Any], Awaitable[None]]
+) -> AsyncIterator[None]:
+    """The batch consumer's fetch loop running, its records fed to handler, stopped after."""
+    feed = fetch.add_feed(app, "cases", [TOPIC])
+    feed.start(handler)
+    fetcher = SimpleNamespace(_stopped=asyncio.Event())
+    loop = asyncio.ensure_future(consumer._drain_messages(fetcher))
+    try:
+        yield
+    finally:
+        fetcher._stopped.set()
+        consumer.resume_flow()
+        thread.more.set()
+        await asyncio.wait_for(loop, 5)
+        await feed.stop()
+
+
 def consumer_on(thread: FakeThread) -> tuple[faust.App, Any]:
     """An app whose batch consumer reads through thread, its partition assigned, flowing."""
     app = faust.App("fetch-seek-test", broker="kafka://localhost:1", web_enabled=False)
@@ -107,13 +128,6 @@ def consumer_on(thread: FakeThread) -> tuple[faust.App, Any]:
     app.flow_control.resume()
     consumer.resume_flow()
     return app, consumer
-
-
-async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, "condition never became true"
-        await asyncio.sleep(0.01)
 
 
 async def test_a_seek_meanwhile_records_are_fetched_leaves_every_handled_offset_committable() -> (
@@ -134,11 +148,7 @@ async def test_a_seek_meanwhile_records_are_fetched_leaves_every_handled_offset_
             if message.offset in offsets:
                 consumer.ack(message)
 
-    feed = fetch.add_feed(app, "cases", [TOPIC])
-    feed.start(handler)
-    fetcher = SimpleNamespace(_stopped=asyncio.Event())
-    loop = asyncio.ensure_future(consumer._drain_messages(fetcher))
-    try:
+    async with fetching(app, consumer, thread, handler):
         await until(lambda: seen(159))
         # Recovery seeks to the committed offsets; the broker answers 100 for this partition
         # while the answers for the others are still to come.
@@ -149,7 +159,8 @@ async def test_a_seek_meanwhile_records_are_fetched_leaves_every_handled_offset_
         assert await consumer.commit()
         assert thread.committed == 110
         ack(range(110, 160))
-        # The fetch loop goes on while the seek waits for the other answers.
+        # The fetch loop goes on while the seek waits for the other answers (loop turns, not
+        # time: with the seek's lock held it takes nothing in, so all 200 go by).
         for _ in range(200):
             if thread.fetched_while_seeking:
                 break
@@ -160,11 +171,6 @@ async def test_a_seek_meanwhile_records_are_fetched_leaves_every_handled_offset_
         await until(lambda: seen(199))
         ack(range(100, 200))  # every record handled, before or after the seek, is stored
         await consumer.commit()
-    finally:
-        fetcher._stopped.set()
-        thread.more.set()
-        await asyncio.wait_for(loop, 5)
-        await feed.stop()
     # Every record was handled and acked: the commit reaches the end of the partition.
     assert thread.committed == 200
     assert thread.fetched_while_seeking == 0
@@ -177,16 +183,12 @@ async def test_a_seek_while_the_flow_is_stopped_does_not_wait_for_the_flow_to_re
     thread = FakeThread(committed=100, end=100)
     thread.go_on.set()
     app, consumer = consumer_on(thread)
-    feed = fetch.add_feed(app, "cases", [TOPIC])
     handled: list[int] = []
 
     async def handler(message: Any) -> None:
         handled.append(message.offset)
 
-    feed.start(handler)
-    fetcher = SimpleNamespace(_stopped=asyncio.Event())
-    loop = asyncio.ensure_future(consumer._drain_messages(fetcher))
-    try:
+    async with fetching(app, consumer, thread, handler):
         thread.append(10)
         await until(lambda: handled[-1:] == [109])
         consumer.stop_flow()  # the rebalance
@@ -197,12 +199,6 @@ async def test_a_seek_while_the_flow_is_stopped_does_not_wait_for_the_flow_to_re
         await asyncio.wait_for(consumer.perform_seek(), 5)  # recovery's seek
         consumer.resume_flow()
         await until(lambda: handled[-1:] == [119])
-    finally:
-        fetcher._stopped.set()
-        consumer.resume_flow()
-        thread.more.set()
-        await asyncio.wait_for(loop, 5)
-        await feed.stop()
     # Sought back to the committed offset: the records are read again from there.
     assert handled[:10] == list(range(100, 110))
     assert handled[10:] == list(range(100, 120))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
@@ -12,6 +12,7 @@ import pytest
 
 from casegold_escalation import guard, metrics, state
 from casegold_escalation.state import CaseWrites
+from tests.support.waiting import until
 
 
 def waited_for(on: str) -> float:
@@ -91,13 +92,6 @@ def make(store: FakeStore, budget: float = 30.0) -> tuple[CaseWrites, Acks, list
     )
     acks = Acks()
     return CaseWrites(worker, acks.ack, store), acks, crashes
-
-
-async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.005)
 
 
 async def test_a_write_is_read_back_at_once_and_its_record_acked_only_once_stored() -> None:
