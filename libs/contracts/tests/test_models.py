@@ -17,6 +17,7 @@ from casegold_contracts import (
     dump,
     new_event,
     parse,
+    rfc3339,
 )
 from casegold_contracts.builders import (
     DEFAULT_TIME,
@@ -50,6 +51,15 @@ def test_timestamps_serialise_as_rfc3339_with_z() -> None:
     beijing = timezone(timedelta(hours=8))
     event = make_event("case_acknowledged", at=datetime(2025, 3, 15, 17, 30, tzinfo=beijing))
     assert b'"occurred_at":"2025-03-15T09:30:00Z"' in dump(event)
+
+
+@settings(deadline=None)
+@given(aware_datetimes, aware_datetimes)
+def test_timestamps_on_the_wire_are_always_rfc3339(occurred: datetime, recorded: datetime) -> None:
+    # pydantic-core encodes the UTC-held field itself: byte for byte `rfc3339` of the value.
+    encoded = dump(make_event("case_acknowledged", at=occurred, recorded_at=recorded))
+    assert f'"occurred_at":"{rfc3339(occurred)}"'.encode() in encoded
+    assert f'"recorded_at":"{rfc3339(recorded)}"'.encode() in encoded
 
 
 def test_naive_timestamps_are_refused() -> None:
