@@ -8,7 +8,11 @@ bare FastAPI endpoint validating the same body with no I/O gives the ceiling. A 
 sustained when at least 99 % of the offered requests got a 2xx and p99 ≤ 50 ms.
 
     .venv/bin/python bench/bench_intake.py [--rates 500,1000,2000] [--duration 20] [--workers 2]
-        [--generator python|vegeta]
+        [--generator python|vegeta|wrk]
+
+`--generator wrk` (Debian's wrk with bench/wrk_open_loop.lua) costs the least CPU per request;
+wrk times a request from its send, so each latency is taken as measured plus the worst lateness
+of any send against its due time in that step (an upper bound; bench/wrk.py).
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from fastapi import FastAPI, Response
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench.vegeta
 
-from bench import vegeta
+from bench import vegeta, wrk
 from casegold_intake.models import CaseRequest
 from casegold_platform.kafka import TopicSpec, ensure_topics
 from casegold_platform.settings import KafkaSettings, PostgresSettings, load
@@ -80,6 +84,8 @@ class Step:
     errors: Counter[str] = field(default_factory=Counter)
     elapsed: float = 0.0
     cores: dict[str, float] = field(default_factory=dict)
+    # wrk's steps: how late the sends went out (their latencies are bounds, seconds unknown).
+    late: str | None = None
 
     def quantile(self, q: float) -> float:
         ordered = sorted(self.latencies)
@@ -109,6 +115,8 @@ class Step:
 
     def slow_seconds(self) -> str:
         """How the requests slower than the p99 bar spread over the step's seconds."""
+        if self.late is not None:
+            return self.late
         slow: Counter[int] = Counter(
             second
             for second, latency in zip(self.seconds, self.latencies, strict=True)
@@ -449,6 +457,30 @@ def vegeta_step(target: str, port: int, rate: int, count: int, run: str) -> Step
     return step
 
 
+def wrk_step(target: str, port: int, rate: int, count: int, run: str) -> Step:
+    """The same step offered by wrk (bench/wrk.py) instead of this process."""
+    requests = [case_request(index, run, port) for index in range(count)]
+    outcome = wrk.attack("127.0.0.1", port, requests, rate)
+    step = Step(target, rate, count)
+    step.ok = outcome.answered - outcome.status_errors
+    # One histogram for all answers: with any error answer, the bound is over all of them.
+    step.latencies = [latency + outcome.late_max for latency in outcome.latencies]
+    for name, times in (
+        ("status > 399", outcome.status_errors),
+        ("timeout", outcome.timeouts),
+        ("socket", outcome.socket_errors),
+        ("no answer", count - outcome.answered - outcome.timeouts),
+    ):
+        if times > 0:
+            step.errors[name] += times
+    step.elapsed = max(outcome.elapsed, (count - 1) / rate)
+    step.late = (
+        f"sends late against their due time: worst {outcome.late_max * 1000:.1f} ms (added to "
+        f"every latency), {outcome.late_over_1ms} over 1 ms, {outcome.late_over_10ms} over 10 ms"
+    )
+    return step
+
+
 def ladder(
     target: str,
     port: int,
@@ -465,6 +497,8 @@ def ladder(
     def offer(rate: int, count: int, name: str) -> Step:
         if generator == "vegeta":
             return vegeta_step(target, port, rate, count, name)
+        if generator == "wrk":
+            return wrk_step(target, port, rate, count, name)
         requests = [case_request(i, name, port) for i in range(count)]
         return asyncio.run(run_step(target, port, rate, requests))
 
@@ -498,9 +532,9 @@ def main() -> int:
     )
     parser.add_argument(
         "--generator",
-        choices=("python", "vegeta"),
+        choices=("python", "vegeta", "wrk"),
         default="python",
-        help="the load generator: this process, or vegeta (compiled; built with go install)",
+        help="the load generator: this process, vegeta (built with go install) or wrk (Debian's)",
     )
     args = parser.parse_args()
     uvloop.install()  # the generator shares the CPUs: keep its own overhead low
@@ -513,6 +547,8 @@ def main() -> int:
     logs.mkdir(parents=True, exist_ok=True)
     if args.generator == "vegeta":
         vegeta.ensure()  # built before the clock starts
+    if args.generator == "wrk":
+        wrk.ensure()
     print(f"intake benchmark: open loop ({args.generator}), {args.duration:.0f} s per rate, "
           f"{args.workers} workers, "
           f"{os.cpu_count()} CPUs, acks=all, broker and PostgreSQL on this machine")  # fmt: skip
