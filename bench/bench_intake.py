@@ -11,8 +11,8 @@ sustained when at least 99 % of the offered requests got a 2xx and p99 ≤ 50 ms
         [--generator python|vegeta|wrk]
 
 `--generator wrk` (Debian's wrk with bench/wrk_open_loop.lua) costs the least CPU per request;
-wrk times a request from its send, so each latency is taken as measured plus the worst lateness
-of any send against its due time in that step (an upper bound; bench/wrk.py).
+wrk times a request from its send, so its quantiles are upper bounds of the latency counted
+from the due time, computed from the sends' lateness and the answers' latency (bench/wrk.py).
 """
 
 from __future__ import annotations
@@ -84,10 +84,13 @@ class Step:
     errors: Counter[str] = field(default_factory=Counter)
     elapsed: float = 0.0
     cores: dict[str, float] = field(default_factory=dict)
-    # wrk's steps: how late the sends went out (their latencies are bounds, seconds unknown).
+    # wrk's steps: how late each send went out (the quantiles are then bounds, seconds unknown).
+    lateness: list[float] | None = None
     late: str | None = None
 
     def quantile(self, q: float) -> float:
+        if self.lateness is not None:
+            return wrk.bounded_quantile(sorted(self.latencies), self.lateness, q)
         ordered = sorted(self.latencies)
         if not ordered:
             return float("nan")
@@ -464,7 +467,7 @@ def wrk_step(target: str, port: int, rate: int, count: int, run: str) -> Step:
     step = Step(target, rate, count)
     step.ok = outcome.answered - outcome.status_errors
     # One histogram for all answers: with any error answer, the bound is over all of them.
-    step.latencies = [latency + outcome.late_max for latency in outcome.latencies]
+    step.latencies, step.lateness = outcome.latencies, outcome.lateness
     for name, times in (
         ("status > 399", outcome.status_errors),
         ("timeout", outcome.timeouts),
@@ -475,8 +478,9 @@ def wrk_step(target: str, port: int, rate: int, count: int, run: str) -> Step:
             step.errors[name] += times
     step.elapsed = max(outcome.elapsed, (count - 1) / rate)
     step.late = (
-        f"sends late against their due time: worst {outcome.late_max * 1000:.1f} ms (added to "
-        f"every latency), {outcome.late_over_1ms} over 1 ms, {outcome.late_over_10ms} over 10 ms"
+        f"sends late against their due time: worst {outcome.late_max * 1000:.1f} ms, "
+        f"{outcome.late_over_1ms} over 1 ms, {outcome.late_over_10ms} over 10 ms (quantiles "
+        f"are bounds of latency + lateness; no per-second split with wrk)"
     )
     return step
 

@@ -3,9 +3,10 @@
 wrk costs about a third of vegeta's CPU per request here (95 µs against 240–290 µs), so the
 server under test keeps more of the two cores. wrk itself is closed-loop; the script
 `wrk_open_loop.lua` gives it a fixed schedule (request k due at start + k / rate) and reports
-how late any request went out because no connection was free. wrk times a request from its
-send, so a late send hides queueing: every latency is therefore taken as its measured value
-plus the worst lateness of the run, an upper bound of the latency from the due time.
+how late each request went out (no connection free, or wrk itself off the CPU). wrk times a
+request from its send and keeps one histogram, so a request's lateness cannot be paired with
+its latency; `bounded_quantile` gives, from the two histograms, an upper bound of each quantile
+of the latency counted from the due time, which is what the figures report.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class Outcome:
     late_over_1ms: int
     late_over_10ms: int
     latencies: list[float] = field(default_factory=list)  # s, from the send, sorted
+    lateness: list[float] = field(default_factory=list)  # s, each send's, sorted
 
 
 def ensure() -> Path:
@@ -82,10 +84,30 @@ def attack(
             check=True,
             stdout=subprocess.PIPE,
         )  # fmt: skip
-        return _outcome(result_file.read_text())
+        return read_outcome(result_file.read_text())
 
 
-def _outcome(text: str) -> Outcome:
+def bounded_quantile(latencies: list[float], lateness: list[float], q: float) -> float:
+    """An upper bound of the q-quantile of lateness + latency, from the two sorted lists alone.
+
+    The quantile is the (k+1)-th largest value, k = n - 1 - int(q * n). For any j ≤ k, at most
+    j sends were later than the (j+1)-th largest lateness and at most k - j answers slower than
+    the (k-j+1)-th largest latency, so at most k requests exceed the sum of the two: the
+    quantile is no larger than it. The smallest such sum over j is the bound.
+    """
+    n = len(latencies)
+    if n == 0:
+        return float("nan")
+    k = n - 1 - min(n - 1, int(q * n))
+
+    def largest(values: list[float], rank: int) -> float:  # rank 0: the largest
+        return values[-1 - rank] if rank < len(values) else 0.0
+
+    return min(largest(lateness, j) + largest(latencies, k - j) for j in range(k + 1))
+
+
+def read_outcome(text: str) -> Outcome:
+    """The figures `wrk_open_loop.lua` wrote at the end of a run."""
     lines = text.splitlines()
     head = lines[0].split()
     if head[0] != "summary":
@@ -104,8 +126,12 @@ def _outcome(text: str) -> Outcome:
         late_over_10ms=int(head[11]),
     )
     for line in lines[1:]:
-        value, times = line.split()
-        outcome.latencies.extend([int(value) / 1e6] * int(times))
+        parts = line.split()
+        if parts[0] == "late":  # tenths of a millisecond, rounded up
+            outcome.lateness.extend([int(parts[1]) / 1e4] * int(parts[2]))
+            continue
+        outcome.latencies.extend([int(parts[0]) / 1e6] * int(parts[1]))
+    outcome.lateness.sort()
     # wrk keeps one histogram: the probes' latencies cannot be told apart from the requests'.
     # Leaving out the fastest answers instead can only make the quantiles worse, never better.
     outcome.latencies.sort()

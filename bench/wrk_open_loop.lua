@@ -7,7 +7,7 @@
 -- keep the schedule as long as a connection is free at each due time. When none is, a request
 -- goes out late; how late is measured here (at request(), against the due time it was given)
 -- and reported, so that a figure never hides the queueing a closed loop would (bench/wrk.py
--- adds the worst lateness to every latency before it calls a rate sustained).
+-- bounds each quantile of latency-from-due-time with it before it calls a rate sustained).
 --
 -- Arguments (after wrk's "--"): the requests file (requests separated by NUL), the rate per
 -- second, the path of a cheap GET for the probes, wrk's connection count. done() writes its figures to $CASEGOLD_WRK_RESULT.
@@ -39,6 +39,7 @@ local asked = 0 -- calls of delay(): one per connection at its start, then one p
 local connections = 0
 late_max_ms, late_over_1ms, late_over_10ms, sent_total, probes = 0, 0, 0, 0, 0
 last_answer_ms = 0 -- the last answer, from the first due time
+lateness = {} -- sends by lateness in tenths of a millisecond (bucket k: up to k / 10 ms)
 
 function init(args)
   local path, rate = args[1], tonumber(args[2])
@@ -97,6 +98,8 @@ function request()
   -- Due times are handed out in order and wrk's timers fire in order, so the k-th request sent
   -- is the one due k-th (up to the order of those due in the same millisecond).
   local late = now - (first_due + (sent - 1) * interval)
+  local bucket = late > 0 and math.ceil(late * 10) or 0
+  lateness[bucket] = (lateness[bucket] or 0) + 1
   if late > late_max_ms then
     late_max_ms = late
   end
@@ -119,6 +122,7 @@ end
 function done(summary, latency, _)
   local out = assert(io.open(os.getenv("CASEGOLD_WRK_RESULT"), "w"))
   local late_max, over_1, over_10, total, probed, last = 0, 0, 0, 0, 0, 0
+  local late_buckets = {}
   for _, thread in ipairs(threads) do
     late_max = math.max(late_max, thread:get("late_max_ms"))
     over_1 = over_1 + thread:get("late_over_1ms")
@@ -126,6 +130,9 @@ function done(summary, latency, _)
     total = total + thread:get("sent_total")
     probed = probed + thread:get("probes")
     last = math.max(last, thread:get("last_answer_ms"))
+    for bucket, times in pairs(thread:get("lateness")) do
+      late_buckets[bucket] = (late_buckets[bucket] or 0) + times
+    end
   end
   local errors = summary.errors
   out:write(string.format(
@@ -133,6 +140,9 @@ function done(summary, latency, _)
     summary.duration, summary.requests, errors.status, errors.timeout, errors.connect,
     errors.read, errors.write, total, late_max, over_1, over_10, probed, last
   ))
+  for bucket, times in pairs(late_buckets) do
+    out:write(string.format("late %d %d\n", bucket, times))
+  end
   for index = 1, #latency do
     local value, times = latency(index)
     out:write(string.format("%d %d\n", value, times))
