@@ -63,8 +63,8 @@ def attack(
 ) -> Outcome:
     """Send each pre-built HTTP/1.1 request once, in order, at `rate` per second.
 
-    wrk sends each connection's first request before the script can delay it; that one is a
-    GET of `probe`, sent before the schedule starts and left out of the figures.
+    A send the script has no due time for (a guard: wrk asks for one before every send) is a
+    GET of `probe`, counted apart and left out of the figures.
     """
     binary = str(ensure())
     connections = connections_for(rate)

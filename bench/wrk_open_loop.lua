@@ -10,7 +10,8 @@
 -- bounds each quantile of latency-from-due-time with it before it calls a rate sustained).
 --
 -- Arguments (after wrk's "--"): the requests file (requests separated by NUL), the rate per
--- second, the path of a cheap GET for the probes, wrk's connection count. done() writes its figures to $CASEGOLD_WRK_RESULT.
+-- second, the path of a cheap GET for the probes, wrk's connection count. done() writes its
+-- figures to $CASEGOLD_WRK_RESULT.
 
 local ffi = require("ffi")
 ffi.cdef [[
@@ -35,7 +36,10 @@ local requests, count, interval, probe = {}, 0, 0, nil
 local first_due = nil -- the due time of request 1, set at the first delay()
 local claimed = 0 -- due times handed out by delay()
 local sent = 0 -- scheduled requests handed to wrk by request()
-local asked = 0 -- calls of delay(): one per connection at its start, then one per answer
+-- Calls of delay(): one per connection at its start, then one per answer. A connection that
+-- fails and reconnects asks once more without an answer, so after socket errors the run may
+-- stop before the last answers: they count as unanswered, never as served.
+local asked = 0
 local connections = 0
 late_max_ms, late_over_1ms, late_over_10ms, sent_total, probes = 0, 0, 0, 0, 0
 last_answer_ms = 0 -- the last answer, from the first due time
@@ -84,8 +88,9 @@ function delay()
 end
 
 function request()
-  -- wrk sends a connection's first request (and its first after a reconnect) without asking
-  -- delay(): those are probes of the readiness path, outside the schedule, never a case.
+  -- wrk asks delay() before every send, so each send has a due time. Two calls have none:
+  -- wrk's check of the script before the run (never sent), and, as a guard, a send with no due
+  -- time left to it; both get the readiness probe, never a case.
   if first_due == nil then
     return probe -- wrk's check of the script, once, before the run: never sent
   end
