@@ -38,14 +38,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"followup: {error}", file=sys.stderr)
         return 1
     configure("followup", settings.log_level)
-    serve(
+    return serve(
         "casegold_followup.wiring:app_from_env",
         factory=True,
         host=settings.host,
         port=settings.port,
         grace_seconds=settings.shutdown_grace_seconds,
     )
-    return 0
 
 
 if __name__ == "__main__":

@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         metrics_dir = tempfile.mkdtemp(prefix="casegold-intake-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     try:
-        serve(
+        return serve(
             "casegold_intake.app:app_from_env",
             factory=True,
             host=settings.host,
@@ -58,7 +58,6 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)
-    return 0
 
 
 if __name__ == "__main__":

@@ -38,13 +38,12 @@ def main() -> int:
         print(f"casegold-reporting: {error}", file=sys.stderr)
         return 2
     log.info("starting", host=config.reporting.host, port=config.reporting.port)
-    serve(
+    return serve(
         app,
         host=config.reporting.host,
         port=config.reporting.port,
         grace_seconds=config.reporting.shutdown_grace_seconds,
     )
-    return 0
 
 
 if __name__ == "__main__":
