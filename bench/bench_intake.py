@@ -419,8 +419,9 @@ async def prepare(topic: str, schema: str) -> tuple[str, str]:
 
 
 async def finish(topic: str, schema: str, bootstrap: str) -> int:
-    """Drop the bench schema; return how many events the bench topic holds."""
+    """Drop the bench schema and topic; return how many events the topic held."""
     from aiokafka import AIOKafkaConsumer
+    from aiokafka.admin import AIOKafkaAdminClient
 
     connection = await asyncpg.connect(load(PostgresSettings).dsn)
     try:
@@ -433,9 +434,16 @@ async def finish(topic: str, schema: str, bootstrap: str) -> int:
         while not consumer.assignment():
             await consumer.getmany(timeout_ms=100)
         ends = await consumer.end_offsets(list(consumer.assignment()))
-        return sum(ends.values())
     finally:
         await consumer.stop()
+    # The next run should meet the same broker, not one with a dozen more partitions per run.
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.delete_topics([topic])
+    finally:
+        await admin.close()
+    return sum(ends.values())
 
 
 def vegeta_step(target: str, port: int, rate: int, count: int, run: str) -> Step:
