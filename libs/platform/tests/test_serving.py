@@ -61,11 +61,13 @@ def _gone(pid: int) -> bool:
 
 
 @contextmanager
-def _supervisor(app: str, port: int, workers: int = 2) -> Iterator[subprocess.Popen[bytes]]:
+def _supervisor(
+    app: str, port: int, workers: int = 2, factory: bool = False
+) -> Iterator[subprocess.Popen[bytes]]:
     code = (
         "import sys; from casegold_platform.http.serving import serve; "
         f"sys.exit(serve({app!r}, host='127.0.0.1', port={port}, grace_seconds=2, "
-        f"workers={workers}))"
+        f"workers={workers}, factory={factory}))"
     )
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(APPS), *sys.path]))
     process = subprocess.Popen([sys.executable, "-c", code], env=env, start_new_session=True)
@@ -104,7 +106,7 @@ def test_new_connections_are_spread_over_the_workers() -> None:
 
 def test_a_killed_worker_is_replaced_and_the_service_keeps_answering() -> None:
     port = _free_port()
-    with _supervisor("serving_probe:pid_app", port):
+    with _supervisor("serving_probe:pid_app", port) as process:
         victim, survivor = sorted(_serving_pids(port, 2))
         os.kill(victim, signal.SIGKILL)
         replaced: set[int] = set()
@@ -116,7 +118,9 @@ def test_a_killed_worker_is_replaced_and_the_service_keeps_answering() -> None:
             return bool(replaced - {victim, survivor})
 
         _until(replacement_answers, "a replacement worker answering")
-        assert victim not in replaced or _gone(victim)
+        assert victim not in replaced
+        _until(lambda: _gone(victim), "the killed worker reaped")
+        assert process.poll() is None
 
 
 def test_sigterm_stops_every_worker_and_frees_the_port() -> None:
@@ -144,6 +148,19 @@ def test_workers_stop_when_the_supervisor_is_killed() -> None:
 def test_an_app_that_cannot_start_stops_the_service_with_the_startup_status() -> None:
     port = _free_port()
     with _supervisor("serving_probe:failing_app", port) as process:
+        assert process.wait(timeout=DEADLINE) == STARTUP_FAILURE
+
+
+def test_an_app_that_cannot_be_imported_stops_the_service_instead_of_restarting() -> None:
+    port = _free_port()
+    with _supervisor("serving_probe:no_such_app", port) as process:
+        assert process.wait(timeout=DEADLINE) == STARTUP_FAILURE
+
+
+def test_a_factory_that_raises_stops_the_service_instead_of_restarting() -> None:
+    # uvicorn lets the factory's own exception out (exit status 1); restarting would loop.
+    port = _free_port()
+    with _supervisor("serving_probe:broken_factory", port, factory=True) as process:
         assert process.wait(timeout=DEADLINE) == STARTUP_FAILURE
 
 

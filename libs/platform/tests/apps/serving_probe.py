@@ -27,3 +27,8 @@ async def failing_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     assert scope["type"] == "lifespan"
     await receive()
     await send({"type": "lifespan.startup.failed", "message": "no database"})
+
+
+def broken_factory() -> Any:
+    """An app factory that raises, as one does on a configuration it cannot use."""
+    raise RuntimeError("the configuration names no database")

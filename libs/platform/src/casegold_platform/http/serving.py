@@ -23,8 +23,8 @@ import uvicorn
 
 log = structlog.get_logger("casegold_platform")
 
-# uvicorn's exit status when the app's start-up failed; a worker that exits with it is not
-# restarted (it would fail again), the service stops with it.
+# uvicorn's exit status when the app's start-up failed; a worker exits with it whenever it
+# stopped before serving. It is not restarted (it would fail again): the service stops with it.
 STARTUP_FAILURE: Final = 3
 _PR_SET_PDEATHSIG: Final = 1
 _CHECK_SECONDS: Final = 0.5
@@ -156,11 +156,14 @@ def _worker(options: dict[str, Any], parent: int) -> None:
     """One worker process: its own listener on the shared address, until SIGTERM."""
     os.setpgrp()  # a terminal's SIGINT goes to the supervisor only, which forwards SIGTERM
     _die_with(parent)
-    sock = reuse_port_socket(options["host"], options["port"])
     server = uvicorn.Server(uvicorn.Config(**options))
-    server.run(sockets=[sock])
-    if not server.started:
-        os._exit(STARTUP_FAILURE)
+    try:
+        server.run(sockets=[reuse_port_socket(options["host"], options["port"])])
+    finally:
+        # Whatever stopped it before it served (the app failed to import or to start, the
+        # address could not be bound) would stop its replacement too: no restart loop.
+        if not server.started:
+            os._exit(STARTUP_FAILURE)
 
 
 def _die_with(parent: int) -> None:
