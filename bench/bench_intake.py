@@ -143,8 +143,8 @@ class CpuMeter:
         self.server_pid = server_pid
         self.broker = _listening_pid(load(KafkaSettings).bootstrap.split(",")[0].rsplit(":")[1])
 
-    def sample(self) -> tuple[float, float, dict[str, float]]:
-        """Now, the machine's busy CPU seconds, and each part's CPU seconds."""
+    def sample(self) -> tuple[float, tuple[float, float], dict[str, float]]:
+        """Now, the machine's busy and stolen CPU seconds, and each part's CPU seconds."""
         groups = {
             "server": [self.server_pid, *_children(self.server_pid)],
             "broker": [self.broker] if self.broker else [],
@@ -155,22 +155,25 @@ class CpuMeter:
         # vegeta runs as a child that has exited (and been waited for) by the next sample.
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
         used["generator"] += children.ru_utime + children.ru_stime
-        busy, steal = _machine_seconds()
-        used["steal"] = steal
-        return time.monotonic(), busy, used
+        return time.monotonic(), machine_seconds(Path("/proc/stat").read_text()), used
 
-    def cores_since(self, before: tuple[float, float, dict[str, float]]) -> dict[str, float]:
+    def cores_since(
+        self, before: tuple[float, tuple[float, float], dict[str, float]]
+    ) -> dict[str, float]:
         """Cores each part used since `before`; `other` is everything else on the machine.
 
         `steal` is the time the hypervisor ran something else while this VM's CPUs had work:
         a step with steal above a few hundredths of a core measured a busy host, not the code.
         """
-        (start, busy_before, before_used), (end, busy_after, after_used) = before, self.sample()
+        (start, machine_before, before_used), (end, machine_after, after_used) = (
+            before,
+            self.sample(),
+        )
         elapsed = end - start
+        (busy_before, steal_before), (busy_after, steal_after) = machine_before, machine_after
         cores = {name: (after_used[name] - before_used[name]) / elapsed for name in after_used}
-        steal = cores.pop("steal")
         cores["other"] = max(0.0, (busy_after - busy_before) / elapsed - sum(cores.values()))
-        cores["steal"] = steal
+        cores["steal"] = (steal_after - steal_before) / elapsed
         return cores
 
 
@@ -182,13 +185,16 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _machine_seconds() -> tuple[float, float]:
-    """The machine's busy CPU seconds (steal left out), and its stolen seconds."""
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    # user nice system idle iowait irq softirq steal guest guest_nice; guest is inside user.
-    steal = values[7]
-    busy = sum(values[:8]) - values[3] - values[4] - steal
-    return busy / os.sysconf("SC_CLK_TCK"), steal / os.sysconf("SC_CLK_TCK")
+def machine_seconds(proc_stat: str, ticks_per_second: int | None = None) -> tuple[float, float]:
+    """From /proc/stat's text: the machine's busy CPU seconds (steal left out), and its stolen.
+
+    The first line counts user nice system idle iowait irq softirq steal guest guest_nice;
+    guest time is already inside user, so it is not added again.
+    """
+    ticks = ticks_per_second or os.sysconf("SC_CLK_TCK")
+    values = [int(v) for v in proc_stat.split("\n", 1)[0].split()[1:9]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = values
+    return (user + nice + system + irq + softirq) / ticks, steal / ticks
 
 
 def _pids(name: str) -> list[int]:
@@ -632,7 +638,8 @@ def main() -> int:
         print(f"  ratio to the ceiling: {intake_best.rate / ceiling_best.rate:.3f} offered, "
               f"{intake_best.throughput / ceiling_best.throughput:.3f} served")  # fmt: skip
     else:
-        print("  ratio to the ceiling: 0 (a target sustained no rate)")
+        which = "intake" if ceiling_best else "the ceiling"
+        print(f"  ratio to the ceiling: none ({which} sustained no rate)")
     return 0
 
 
